@@ -1,0 +1,213 @@
+/**
+ * Gradient kernels that @tensorflow/tfjs-backend-wasm (4.22) does not ship, so that
+ * convnets can be trained on the wasm backend instead of the far slower pure-JS cpu one.
+ *
+ * Each kernel is rewritten as a forward convolution (conv2d / depthwiseConv2d), plus
+ * transposes, reshapes and pads, all of which wasm runs natively in XNNPACK/C++. We avoid
+ * slice/stridedSlice on large tensors because the wasm backend implements those in JS
+ * (copying through the heap); the only slices left act on filter-sized results, or on dx in
+ * rare cases (explicit padding wider than the filter, or a depthwise filter smaller than its stride).
+ *
+ * Only the NHWC layout with dilation 1 needs to work: that is all tfjs-core's gradients of
+ * Conv2D and DepthwiseConv2dNative ever request (they assert dilation 1 themselves).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const BACKEND = 'wasm';
+
+type Pad = tf.Conv2DBackpropFilterAttrs['pad'];
+type Explicit4 = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * Kernel inputs are TensorInfos; to compose them with tf ops we need Tensors. A Reshape to the
+ * same shape is a zero-copy alias on wasm that also bumps the data's refcount, so disposing the
+ * alias inside tidy() cannot free the caller's buffer.
+ */
+function asTensor(info: tf.TensorInfo): tf.Tensor {
+  if (info instanceof tf.Tensor) return info;
+  return tf.engine().runKernel(tf.Reshape, { x: info as tf.Tensor }, { shape: info.shape }) as tf.Tensor;
+}
+
+function input(inputs: tf.NamedTensorInfoMap, name: string, kernel: string): tf.TensorInfo {
+  const t = inputs[name];
+  if (t == null) throw new Error(`${kernel} (wasm gradient kernel): missing input '${name}'`);
+  return t;
+}
+
+function pair(v: number | [number, number] | undefined, fallback: number): [number, number] {
+  if (v == null) return [fallback, fallback];
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+function requireUnitDilation(kernel: string, dilations: number | [number, number] | undefined): void {
+  const [dh, dw] = pair(dilations, 1);
+  if (dh !== 1 || dw !== 1) {
+    throw new Error(`${kernel} (wasm gradient kernel): dilations other than 1 are not supported, got [${dh}, ${dw}]`);
+  }
+}
+
+/** Crop a tensor's spatial dims (1 and 2) to [top, top+h) x [left, left+w) unless it already fits. */
+function cropHW(t: tf.Tensor4D, top: number, left: number, h: number, w: number): tf.Tensor4D {
+  if (top === 0 && left === 0 && t.shape[1] === h && t.shape[2] === w) return t;
+  return tf.slice(t, [0, top, left, 0], [-1, h, w, -1]);
+}
+
+/**
+ * dW[i,j,ci,co] = sum over n,oh,ow of xPadded[n, oh*s + i, ow*s + j, ci] * dy[n,oh,ow,co].
+ * Read with batch and channels swapped this is an ordinary convolution: the input is x as
+ * [Cin, H, W, N], the "filter" is dy as [dyH, dyW, N, Cout], and the stride becomes a dilation.
+ * The (small) result comes out as [Cin, fh, fw, Cout].
+ */
+function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const x = input(args.inputs, 'x', tf.Conv2DBackpropFilter);
+  const dy = input(args.inputs, 'dy', tf.Conv2DBackpropFilter);
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  return tf.tidy(() => {
+    let x4 = asTensor(x) as tf.Tensor4D;
+    let dy4 = asTensor(dy) as tf.Tensor4D;
+    if (attrs.dataFormat === 'NCHW') {
+      x4 = tf.transpose(x4, [0, 2, 3, 1]);
+      dy4 = tf.transpose(dy4, [0, 2, 3, 1]);
+    }
+    const [fh, fw] = attrs.filterShape;
+    const info = tf.backend_util.computeConv2DInfo(
+      x4.shape, attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, false, 'channelsLast');
+    const [, h, w] = x4.shape;
+    const [, dyH, dyW] = dy4.shape;
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    // Rows/cols of padded input the correlation touches; anything past the real input is zero
+    // padding (this also covers 'ceil' rounding, where dy reaches beyond the input).
+    const bottom = Math.max(0, fh + (dyH - 1) * info.strideHeight - top - h);
+    const right = Math.max(0, fw + (dyW - 1) * info.strideWidth - left - w);
+    const xT = tf.transpose(x4, [3, 1, 2, 0]);
+    const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
+    const pads: Explicit4 = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    const g = tf.conv2d(xT, dyT, 1, pads, 'NHWC', [info.strideHeight, info.strideWidth]);
+    // With 'valid' padding and stride > 1 the input can hold up to stride-1 rows that no output
+    // used; they show up as extra filter rows here.
+    return tf.transpose(cropHW(g, 0, 0, fh, fw), [1, 2, 0, 3]);
+  });
+}
+
+/** Pick where to put each dy sample inside its stride-sized cell of zeros (see dilateDy). */
+function placeInCell(stride: number, lead: number, trail: number): number {
+  // Zeros before the first sample come from `offset` plus conv padding `lead - offset`, zeros after
+  // the last from `stride-1-offset` plus `trail - (stride-1-offset)`; both paddings must be >= 0
+  // for the convolution to need no crop afterwards.
+  const lo = Math.max(0, stride - 1 - trail);
+  const hi = Math.min(stride - 1, lead);
+  return lo <= hi ? lo : Math.min(stride - 1, Math.max(0, lead));
+}
+
+/**
+ * Spread dy out to the input's sampling grid (stride-1 zeros between samples) without a scatter:
+ * give each sample its own size-1 axis, zero-pad that axis up to the stride, and fold it back.
+ */
+function dilateDy(dy: tf.Tensor4D, sH: number, sW: number, offH: number, offW: number): tf.Tensor4D {
+  if (sH === 1 && sW === 1) return dy;
+  const [n, dyH, dyW, c] = dy.shape;
+  const cells = tf.reshape(dy, [n, dyH, 1, dyW, 1, c]);
+  const padded = tf.pad(cells, [[0, 0], [0, 0], [offH, sH - 1 - offH], [0, 0], [offW, sW - 1 - offW], [0, 0]]);
+  return tf.reshape(padded, [n, dyH * sH, dyW * sW, c]);
+}
+
+/**
+ * dx is the correlation of the stride-dilated dy with the spatially flipped filter, padded so
+ * that output row h lines up with input row h. A channel multiplier m > 1 means every input
+ * channel fed m outputs, so those m partial results are summed.
+ */
+function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const dy = input(args.inputs, 'dy', tf.DepthwiseConv2dNativeBackpropInput);
+  const filter = input(args.inputs, 'filter', tf.DepthwiseConv2dNativeBackpropInput);
+  const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  requireUnitDilation(tf.DepthwiseConv2dNativeBackpropInput, attrs.dilations);
+  return tf.tidy(() => {
+    const dy4 = asTensor(dy) as tf.Tensor4D;
+    const f4 = asTensor(filter) as tf.Tensor4D;
+    const [n, h, w, c] = attrs.inputShape;
+    const [fh, fw, , m] = f4.shape;
+    const info = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape, f4.shape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, true, 'channelsLast');
+    const sH = info.strideHeight;
+    const sW = info.strideWidth;
+    const [, dyH, dyW] = dy4.shape;
+    // Zeros needed before the first and after the last dy sample along each axis.
+    const leadH = fh - 1 - info.padInfo.top;
+    const trailH = h + info.padInfo.top - (dyH - 1) * sH - 1;
+    const leadW = fw - 1 - info.padInfo.left;
+    const trailW = w + info.padInfo.left - (dyW - 1) * sW - 1;
+    const offH = placeInCell(sH, leadH, trailH);
+    const offW = placeInCell(sW, leadW, trailW);
+    const before = [leadH - offH, leadW - offW];
+    const after = [trailH - (sH - 1 - offH), trailW - (sW - 1 - offW)];
+    const pads: Explicit4 = [
+      [0, 0], [Math.max(0, before[0]), Math.max(0, after[0])], [Math.max(0, before[1]), Math.max(0, after[1])], [0, 0]];
+
+    const spread = dilateDy(dy4, sH, sW, offH, offW);
+    const flipped = tf.reshape(tf.reverse(f4, [0, 1]), [fh, fw, c * m, 1]) as tf.Tensor4D;
+    let dx = tf.depthwiseConv2d(spread, flipped, 1, pads);
+    // Only explicit paddings wider than the filter, or a filter smaller than the stride, need this crop.
+    dx = cropHW(dx, Math.max(0, -before[0]), Math.max(0, -before[1]), h, w);
+    if (m > 1) dx = tf.sum(tf.reshape(dx, [n, h, w, c, m]), 4) as tf.Tensor4D;
+    return dx;
+  });
+}
+
+/**
+ * dW[i,j,c,q] = sum over n,oh,ow of xPadded[n, oh*s+i, ow*s+j, c] * dy[n,oh,ow,c*m+q].
+ * Folding the batch into the channel axis turns this into a single depthwise convolution over
+ * N*C channels, with dy as the (stride-dilated) filter and the channel multiplier kept as m;
+ * the per-example results are then summed over the batch.
+ */
+function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const x = input(args.inputs, 'x', tf.DepthwiseConv2dNativeBackpropFilter);
+  const dy = input(args.inputs, 'dy', tf.DepthwiseConv2dNativeBackpropFilter);
+  const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  requireUnitDilation(tf.DepthwiseConv2dNativeBackpropFilter, attrs.dilations);
+  return tf.tidy(() => {
+    const x4 = asTensor(x) as tf.Tensor4D;
+    const dy4 = asTensor(dy) as tf.Tensor4D;
+    const [fh, fw, c, m] = attrs.filterShape;
+    const info = tf.backend_util.computeConv2DInfo(
+      x4.shape, attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, true, 'channelsLast');
+    const [n, h, w] = x4.shape;
+    const [, dyH, dyW] = dy4.shape;
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    const bottom = Math.max(0, fh + (dyH - 1) * info.strideHeight - top - h);
+    const right = Math.max(0, fw + (dyW - 1) * info.strideWidth - left - w);
+    const xs = tf.reshape(tf.transpose(x4, [1, 2, 0, 3]), [1, h, w, n * c]) as tf.Tensor4D;
+    const dys = tf.reshape(tf.transpose(dy4, [1, 2, 0, 3]), [dyH, dyW, n * c, m]) as tf.Tensor4D;
+    const pads: Explicit4 = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    let g = tf.depthwiseConv2d(xs, dys, 1, pads, 'NHWC', [info.strideHeight, info.strideWidth]);
+    g = cropHW(g, 0, 0, fh, fw);
+    const perExample = tf.reshape(g, [fh, fw, n, c * m]);
+    const summed = n > 1 ? tf.sum(perExample, 2) : perExample;
+    return tf.reshape(summed, [fh, fw, c, m]);
+  });
+}
+
+const KERNELS: tf.KernelConfig[] = [
+  { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter as tf.KernelFunc },
+  { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInput as tf.KernelFunc },
+  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseBackpropFilter as tf.KernelFunc },
+];
+
+/** Names of the kernels this module provides for the wasm backend. */
+export const WASM_GRADIENT_KERNEL_NAMES: readonly string[] = KERNELS.map((k) => k.kernelName);
+
+/**
+ * Registers the missing gradient kernels for 'wasm'. Safe to call repeatedly, and it leaves
+ * alone any kernel already registered (e.g. a native one in a later tfjs-backend-wasm).
+ * Returns the names it registered on this call.
+ */
+export function registerWasmGradientKernels(): string[] {
+  const added: string[] = [];
+  for (const config of KERNELS) {
+    if (tf.getKernel(config.kernelName, BACKEND) != null) continue;
+    tf.registerKernel(config);
+    added.push(config.kernelName);
+  }
+  return added;
+}
