@@ -1,0 +1,4 @@
+import './kd-soft.ts';
+import './kd-hard.ts';
+
+export { getMethod, listMethods, checkMethodBlock } from './registry.ts';

@@ -1,0 +1,65 @@
+/**
+ * What every distillation method provides. A method is one module registered by key and built
+ * from a recipe's `{key, kwargs}` block; it plans its teacher queries before spending any.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { z } from 'zod';
+import type { ImageSet } from '../data/image-set.ts';
+import type { TeacherClient, LabelProgress } from '../teachers/teacher-client.ts';
+import type { ResponseKind } from '../teachers/responses.ts';
+import type { Rng } from '../util/rng.ts';
+import type { AugmentOptions } from '../training/augment.ts';
+
+export interface QueryPlan {
+  total: number;
+  items: { purpose: string; queries: number }[];
+  /** Plain-language notes: fallbacks for the response kind, what is free, and so on. */
+  notes: string[];
+}
+
+export interface PlanContext {
+  kwargs: Record<string, unknown>;
+  localCount: number;
+  responseKind: ResponseKind;
+  budget: number;
+}
+
+export interface EpochReport {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  seconds: number;
+  samples: number;
+}
+
+export interface MethodContext extends PlanContext {
+  model: tf.LayersModel;
+  local: ImageSet;
+  client: TeacherClient;
+  training: { epochs: number; batchSize: number; learningRate: number; augment: AugmentOptions };
+  rng: Rng;
+  log(message: string): void;
+  onLabelProgress(p: LabelProgress): void;
+  onEpoch(e: EpochReport): Promise<void>;
+  onStep(s: { epoch: number; step: number; steps: number }): void;
+  shouldStop(): boolean;
+}
+
+export interface MethodResult {
+  epochsRun: number;
+  samplesSeen: number;
+  stopped: boolean;
+  /** What the targets were made from, e.g. "probabilities at T=4". */
+  targets: string;
+}
+
+export interface DistillMethod<K extends z.ZodType = z.ZodType> {
+  key: string;
+  title: string;
+  /** The paper and formula, shown in help and in the run's report. */
+  reference: string;
+  formula: string;
+  kwargs: K;
+  plan(ctx: PlanContext): QueryPlan;
+  run(ctx: MethodContext): Promise<MethodResult>;
+}

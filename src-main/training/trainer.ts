@@ -1,0 +1,95 @@
+/**
+ * The student training loop shared by methods: Adam, seeded shuffling, optional free
+ * augmentation, and a loss given as a function of (student logits, batch targets).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../util/rng.ts';
+import { augmentBatch, type AugmentOptions } from './augment.ts';
+
+export type BatchLoss = (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
+
+export interface TrainSetup {
+  model: tf.LayersModel;
+  images: Float32Array;
+  /** count × numClasses target rows, in the images' order. */
+  targets: Float32Array;
+  count: number;
+  dims: { height: number; width: number; channels: number };
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  augment: AugmentOptions;
+  rng: Rng;
+  loss: BatchLoss;
+  /** Called after every epoch with the mean training loss; may be async (evaluation, checkpoints). */
+  onEpoch?: (e: { epoch: number; epochs: number; loss: number; seconds: number; samples: number }) => void | Promise<void>;
+  /** Throttled by the caller; called after each step. */
+  onStep?: (s: { epoch: number; step: number; steps: number }) => void;
+  /** Checked between steps; when it returns true the loop stops after the current step. */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainResult {
+  epochsRun: number;
+  samplesSeen: number;
+  seconds: number;
+  stopped: boolean;
+}
+
+export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
+  const { dims, count } = s;
+  const per = dims.height * dims.width * dims.channels;
+  const C = s.targets.length / count;
+  const optimizer = tf.train.adam(s.learningRate);
+  const order = new Int32Array(count).map((_, i) => i);
+  const xBuf = new Float32Array(s.batchSize * per);
+  const yBuf = new Float32Array(s.batchSize * C);
+  const scratch = new Float32Array(per);
+  const steps = Math.ceil(count / s.batchSize);
+  const start = performance.now();
+  let samplesSeen = 0;
+  let epochsRun = 0;
+  let stopped = false;
+  try {
+    for (let epoch = 1; epoch <= s.epochs && !stopped; epoch++) {
+      const t0 = performance.now();
+      s.rng.shuffle(order);
+      let lossSum: tf.Tensor = tf.scalar(0);
+      for (let step = 0; step < steps; step++) {
+        const b0 = step * s.batchSize;
+        const n = Math.min(s.batchSize, count - b0);
+        // Gather in JS: avoids gather/slice kernels, which run in JS on wasm anyway.
+        for (let i = 0; i < n; i++) {
+          const src = order[b0 + i];
+          xBuf.set(s.images.subarray(src * per, (src + 1) * per), i * per);
+          yBuf.set(s.targets.subarray(src * C, (src + 1) * C), i * C);
+        }
+        augmentBatch(xBuf, n, dims, s.augment, s.rng, scratch);
+        const x = tf.tensor4d(xBuf.subarray(0, n * per), [n, dims.height, dims.width, dims.channels]);
+        const y = tf.tensor2d(yBuf.subarray(0, n * C), [n, C]);
+        const loss = optimizer.minimize(
+          () => s.loss(s.model.apply(x, { training: true }) as tf.Tensor2D, y),
+          true,
+        ) as tf.Scalar;
+        // Accumulate on the device; one read per epoch instead of a sync per step.
+        const next = tf.add(lossSum, tf.mul(loss, n));
+        lossSum.dispose();
+        lossSum = next;
+        tf.dispose([x, y, loss]);
+        samplesSeen += n;
+        s.onStep?.({ epoch, step: step + 1, steps });
+        if (s.shouldStop?.()) {
+          stopped = true;
+          break;
+        }
+      }
+      const epochLoss = (await lossSum.data())[0] / count;
+      lossSum.dispose();
+      epochsRun = epoch;
+      await s.onEpoch?.({ epoch, epochs: s.epochs, loss: epochLoss, seconds: (performance.now() - t0) / 1000, samples: count });
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { epochsRun, samplesSeen, seconds: (performance.now() - start) / 1000, stopped };
+}
