@@ -13,6 +13,7 @@ import { describeStudent } from '../students/describe.ts';
 import { listMethods } from '../methods/index.ts';
 import { eventPrinter } from './render-events.ts';
 import { pct, duration, table } from './format.ts';
+import { SUBCOMMANDS } from './subcommands.ts';
 
 const USAGE = `distill ${ENGINE_VERSION} — black-box distillation of a cloud teacher into an edge student
 
@@ -32,6 +33,15 @@ options:
 const BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 
 export async function main(argv: string[]): Promise<number> {
+  const sub = SUBCOMMANDS[argv[0]];
+  if (sub) {
+    try {
+      return await (await sub.load()).run(argv.slice(1));
+    } catch (err) {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -58,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.help || !command) {
-    process.stdout.write(USAGE);
+    process.stdout.write(USAGE + Object.entries(SUBCOMMANDS).map(([k, v]) => `  distill ${k} …`.padEnd(55) + v.summary + '\n').join(''));
     return command || values.help ? 0 : 2;
   }
   if (values.backend && !BACKENDS.includes(values.backend)) {

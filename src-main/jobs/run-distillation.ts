@@ -20,6 +20,7 @@ import type { ImageSet } from '../data/image-set.ts';
 import { subset } from '../data/image-set.ts';
 import { getStudent } from '../students/index.ts';
 import { describeStudent } from '../students/describe.ts';
+import { saveModel } from '../students/model-io.ts';
 import { getMethod } from '../methods/index.ts';
 import { exportToOnnx } from '../export/onnx-export.ts';
 import { checkOnnxParity } from '../export/parity.ts';
@@ -65,6 +66,8 @@ export interface RunSummary {
   epochs: EpochMetrics[];
   stopped: boolean;
   seconds: number;
+  /** The trained student as tfjs model.json + weights.bin. */
+  studentDir: string;
   onnx?: { path: string; bytes: number; opset: number; inputLayout: string; maxAbsDiff: number; parityOk: boolean };
 }
 
@@ -187,6 +190,7 @@ export async function runDistillation(opts: RunOptions): Promise<RunSummary> {
     });
 
     const last = epochs[epochs.length - 1];
+    await saveModel(model, path.join(runDir, 'student'));
     let onnx: RunSummary['onnx'];
     if (recipe.export.onnx && !result.stopped) {
       emit({ type: 'phase', phase: 'export', message: 'exporting the student to ONNX and checking parity in ONNX Runtime' });
@@ -227,6 +231,7 @@ export async function runDistillation(opts: RunOptions): Promise<RunSummary> {
       evaluationQueries,
       epochs,
       stopped: result.stopped,
+      studentDir: path.join(runDir, 'student'),
       seconds: (performance.now() - started) / 1000,
       onnx,
     };
