@@ -4,29 +4,39 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { loadRecipeFile, RecipeError, RESOURCES_DIR } from '../recipe/load-recipe.ts';
-import { runDistillation, ENGINE_VERSION, type RunSummary } from '../jobs/run-distillation.ts';
+import { startRun, resumeRun, ENGINE_VERSION, type RunSummary, type JobOptions } from '../jobs/run-distillation.ts';
 import { validateRecipeReferences } from '../jobs/validate-references.ts';
 import { defaultHome } from '../jobs/home.ts';
 import { initBackend, type BackendKey } from '../backends/select-backend.ts';
 import { listStudents } from '../students/index.ts';
 import { describeStudent } from '../students/describe.ts';
 import { listMethods } from '../methods/index.ts';
+import { Store } from '../store/store.ts';
 import { eventPrinter } from './render-events.ts';
 import { pct, duration, table } from './format.ts';
 import { SUBCOMMANDS } from './subcommands.ts';
+import { historyCommand, HISTORY_COMMANDS } from './history-commands.ts';
 
 const USAGE = `distill ${ENGINE_VERSION} — black-box distillation of a cloud teacher into an edge student
 
 usage:
   distill demo [--student KEY] [--epochs N] [--json]   run the built-in default end to end
-  distill run <recipe.json|yaml> [--json]              run a recipe
+  distill run <recipe.json|yaml> [--json]              run a recipe (Ctrl-C pauses it)
+  distill resume <run> [--json]                        continue a paused, cancelled or crashed run
+  distill pause <run> | cancel <run>                   ask a running run (in any process) to stop
+  distill runs [--json]                                the run history
+  distill show <run> [--json]                          recipe, metrics and artefacts of a run
+  distill compare <run> <run>… [--json]                runs side by side
+  distill history --format csv|json [--out FILE]       export the history
   distill validate <recipe>                            check a recipe without running it
   distill students [--json]                            the student zoo with params and FLOPs
   distill methods                                      the distillation methods
 
 options:
   --backend tfjs-node-gpu|tfjs-node|wasm|cpu   force a compute backend (default: best available)
-  --home DIR      where runs are stored (default: DISTILL_HOME or the platform's app-data folder)
+  --home DIR      the store and run folders (default: DISTILL_HOME or the platform's app-data folder)
+  --project NAME  group runs under a project (default: "default")
+  --checkpoints DIR   where checkpoints go (default: inside the run folder)
   --json          print one final JSON line on stdout (progress goes to stderr)
 `;
 
@@ -51,8 +61,12 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean', default: false },
         backend: { type: 'string' },
         home: { type: 'string' },
+        project: { type: 'string' },
+        checkpoints: { type: 'string' },
         student: { type: 'string' },
         epochs: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -76,41 +90,53 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const home = values.home ? path.resolve(values.home) : defaultHome();
+  let store: Store | undefined;
+  const openStore = () => (store ??= Store.open(home));
   try {
     switch (command) {
       case 'demo':
-      case 'run': {
-        const file = command === 'demo' ? path.join(RESOURCES_DIR, 'recipes', 'demo.yaml') : rest[0];
-        if (!file) {
-          process.stderr.write('distill run needs a recipe file\n');
-          return 2;
-        }
-        const { recipe, baseDir } = loadRecipeFile(file);
-        if (values.student) recipe.student.key = values.student;
-        if (values.epochs) {
-          const e = Number(values.epochs);
-          if (!Number.isInteger(e) || e < 1) {
-            process.stderr.write(`--epochs must be a positive integer, got "${values.epochs}"\n`);
-            return 2;
-          }
-          recipe.training.epochs = e;
-        }
-        const summary = await runDistillation({
-          recipe,
-          baseDir,
+      case 'run':
+      case 'resume': {
+        const signal: NonNullable<JobOptions['signal']> = {};
+        // Ctrl-C pauses cleanly after the current step; a second Ctrl-C quits at once
+        // (at most the epoch in progress is lost: the last checkpoint stays).
+        const onSigint = () => {
+          if (signal.stop) process.exit(130);
+          signal.stop = 'pause';
+          process.stderr.write('\npausing after the current step (Ctrl-C again to quit now)…\n');
+        };
+        process.on('SIGINT', onSigint);
+        const job: JobOptions = {
+          store: openStore(),
           home,
           backend: values.backend as BackendKey | undefined,
           onEvent: eventPrinter(),
-        });
+          signal,
+          checkpointDir: values.checkpoints ? path.resolve(values.checkpoints) : undefined,
+        };
+        let summary: RunSummary;
+        if (command === 'resume') {
+          if (!rest[0]) return usageError('distill resume needs a run id (see distill runs)');
+          summary = await resumeRun({ ...job, runId: rest[0] });
+        } else {
+          const file = command === 'demo' ? path.join(RESOURCES_DIR, 'recipes', 'demo.yaml') : rest[0];
+          if (!file) return usageError('distill run needs a recipe file');
+          const { recipe, baseDir } = loadRecipeFile(file);
+          if (values.student) recipe.student.key = values.student;
+          if (values.epochs) {
+            const e = Number(values.epochs);
+            if (!Number.isInteger(e) || e < 1) return usageError(`--epochs must be a positive integer, got "${values.epochs}"`);
+            recipe.training.epochs = e;
+          }
+          summary = await startRun({ ...job, recipe, baseDir, project: values.project });
+        }
+        process.off('SIGINT', onSigint);
         if (values.json) process.stdout.write(JSON.stringify(jsonLine(summary)) + '\n');
         else process.stdout.write(summaryTable(summary) + '\n');
         return 0;
       }
       case 'validate': {
-        if (!rest[0]) {
-          process.stderr.write('distill validate needs a recipe file\n');
-          return 2;
-        }
+        if (!rest[0]) return usageError('distill validate needs a recipe file');
         const { recipe, baseDir } = loadRecipeFile(rest[0]);
         const problems = await validateRecipeReferences(recipe, baseDir);
         if (problems.length) throw new RecipeError(rest[0], problems);
@@ -140,6 +166,9 @@ export async function main(argv: string[]): Promise<number> {
         for (const m of listMethods()) process.stdout.write(`${m.key.padEnd(10)} ${m.title}\n           ${m.reference}\n           ${m.formula}\n`);
         return 0;
       default:
+        if (HISTORY_COMMANDS.includes(command)) {
+          return historyCommand(command, rest, { store: openStore(), json: values.json, format: values.format, out: values.out });
+        }
         process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
         return 2;
     }
@@ -150,12 +179,20 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`error: ${(err as Error).message}\n`);
     return 1;
+  } finally {
+    store?.close();
   }
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n`);
+  return 2;
 }
 
 function jsonLine(s: RunSummary) {
   return {
     runId: s.runId,
+    status: s.status,
     backend: s.backend.key,
     accuracy: s.accuracy,
     fidelity: s.fidelity,
@@ -174,7 +211,7 @@ function jsonLine(s: RunSummary) {
 function summaryTable(s: RunSummary): string {
   const rows = [
     ['', ''],
-    ['run', s.runId],
+    ['run', `${s.runId} (${s.status}${s.resumedFromEpoch ? `, resumed after epoch ${s.resumedFromEpoch}` : ''})`],
     ['backend', `${s.backend.key} (${s.backend.reason})`],
     ['teacher', `${s.teacher.name} via ${s.teacher.protocol}, replies: ${s.teacher.responseKind}`],
     ['teacher accuracy', pct(s.teacherAccuracy)],
@@ -188,6 +225,6 @@ function summaryTable(s: RunSummary): string {
     ['wall time', duration(s.seconds)],
     ['onnx', s.onnx ? `${s.onnx.path} (max |diff| vs tfjs ${s.onnx.maxAbsDiff.toExponential(2)})` : 'not exported'],
   ];
+  if (s.status !== 'completed') rows.push(['next', `distill resume ${s.runId}`]);
   return '\n' + table(rows).split('\n').slice(2).join('\n');
 }
-

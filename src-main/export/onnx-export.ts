@@ -3,7 +3,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { convertLayersModel, type InputLayout } from './tfjs-to-onnx.ts';
-import { onnx } from './onnx-proto.ts';
+import { onnx, type OnnxTypes } from './onnx-proto.ts';
 
 export type { InputLayout } from './tfjs-to-onnx.ts';
 
@@ -48,6 +48,17 @@ export function irVersionForOpset(opset: number): number {
 }
 
 export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): OnnxExportResult {
+  const built = buildOnnxModel(model, opts);
+  const bytes = onnx.ModelProto.encode(built.proto).finish();
+  return { bytes, inputName: built.inputName, outputName: built.outputName, inputShape: built.inputShape, opset: built.opset, nodeCount: built.nodeCount };
+}
+
+/** The fp32 model as a protobuf object, for passes (fp16, int8) that rewrite it before encoding. */
+export interface BuiltOnnxModel extends Omit<OnnxExportResult, 'bytes'> {
+  proto: OnnxTypes.IModelProto;
+}
+
+export function buildOnnxModel(model: tf.LayersModel, opts: OnnxExportOptions = {}): BuiltOnnxModel {
   const opset = opts.opset ?? 13;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     // Below 13 Softmax flattens to 2-D instead of working per axis, which changes
@@ -65,14 +76,13 @@ export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}
     input_layout: inputLayout,
     ...(opts.metadata ?? {}),
   };
-  const proto = onnx.ModelProto.create({
+  const proto: OnnxTypes.IModelProto = {
     irVersion: irVersionForOpset(opset),
     opsetImport: [{ domain: '', version: opset }],
     producerName: opts.producerName ?? PRODUCER,
     docString: opts.docString ?? '',
     graph: converted.graph,
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value: String(value) })),
-  });
-  const bytes = onnx.ModelProto.encode(proto).finish();
-  return { bytes, inputName, outputName, inputShape: converted.inputShape, opset, nodeCount: converted.nodeCount };
+  };
+  return { proto, inputName, outputName, inputShape: converted.inputShape, opset, nodeCount: converted.nodeCount };
 }

@@ -103,7 +103,7 @@ export class OnnxGraphBuilder {
   }
 }
 
-function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
+export function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new Error(`Attribute ${name}: ${v} is not an integer; wrap floats with float()`);

@@ -1,12 +1,13 @@
 /**
- * Runs one recipe end to end: backend, teacher, data, student, method, metrics, ONNX export.
- * Front ends (CLI, bridge, app, tests) call this and render its events.
+ * Runs one recipe as a resumable job: backend, teacher, data, student, method, per-epoch metrics
+ * and checkpoints in the store, ONNX export. Front ends (CLI, bridge, app, tests) call
+ * `startRun` / `resumeRun` and render the events.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Recipe, DataSourceSpec } from '../recipe/recipe-schema.ts';
-import { resolveRecipePath } from '../recipe/load-recipe.ts';
+import { parseRecipe, resolveRecipePath } from '../recipe/load-recipe.ts';
 import { initBackend, describeBackend, type BackendChoice, type BackendKey } from '../backends/select-backend.ts';
 import { openTeacher } from '../teachers/index.ts';
 import { TeacherClient } from '../teachers/teacher-client.ts';
@@ -16,8 +17,7 @@ import type { TeacherInputSpec } from '../teachers/teacher.ts';
 import { loadDataset, resolveFashionMnistDir } from '../data/load-dataset.ts';
 import { sampleFewShot } from '../data/sampling.ts';
 import { fingerprintImageSet } from '../data/fingerprint.ts';
-import type { ImageSet } from '../data/image-set.ts';
-import { subset } from '../data/image-set.ts';
+import { subset, type ImageSet } from '../data/image-set.ts';
 import { getStudent } from '../students/index.ts';
 import { describeStudent } from '../students/describe.ts';
 import { saveModel } from '../students/model-io.ts';
@@ -25,27 +25,35 @@ import { getMethod } from '../methods/index.ts';
 import { exportToOnnx } from '../export/onnx-export.ts';
 import { checkOnnxParity } from '../export/parity.ts';
 import { predictClasses, agreement } from '../training/evaluate.ts';
+import type { TrainState } from '../training/trainer.ts';
 import { Rng } from '../util/rng.ts';
+import type { Store } from '../store/store.ts';
 import { eta, type EpochMetrics, type RunEvent } from './run-events.ts';
 import { validateRecipeReferences } from './validate-references.ts';
+import { absolutizeRecipe } from './recipe-paths.ts';
+import { writeCheckpoint, readCheckpoint, latestCheckpoint, pruneCheckpoints } from './checkpoints.ts';
 
 export const ENGINE_VERSION = '0.1.0';
 
-export interface RunOptions {
-  recipe: Recipe;
-  /** Folder of the recipe file, for relative paths. */
-  baseDir: string;
+export interface JobOptions {
+  store: Store;
   /** Where run folders are written. */
   home: string;
   /** Overrides the recipe's backend. */
   backend?: BackendKey;
   onEvent?: (e: RunEvent) => void;
-  shouldStop?: () => boolean;
+  /** Set `stop` to 'pause' or 'cancel' to end the run after the current step (e.g. on Ctrl-C). */
+  signal?: { stop?: 'pause' | 'cancel' };
+  /** Where checkpoints go (default: the run folder's `checkpoints/`). */
+  checkpointDir?: string;
+  /** Checkpoints kept besides the best one (default 2). */
+  keepCheckpoints?: number;
 }
 
 export interface RunSummary {
   runId: string;
   runDir: string;
+  status: 'completed' | 'paused' | 'cancelled';
   recipe: string;
   engineVersion: string;
   backend: BackendChoice;
@@ -57,199 +65,298 @@ export interface RunSummary {
   accuracy: number;
   fidelity: number;
   teacherAccuracy: number;
-  /** Training queries actually sent to the teacher (budgeted). */
+  /** Training queries actually sent to the teacher (budgeted), over all sessions of the run. */
   queries: number;
   budget: number;
   costEstimate: number;
   /** Held-out queries made only to measure fidelity and teacher accuracy. */
   evaluationQueries: number;
   epochs: EpochMetrics[];
-  stopped: boolean;
+  /** Epoch the last session started from (0 for a fresh run). */
+  resumedFromEpoch: number;
   seconds: number;
   /** The trained student as tfjs model.json + weights.bin. */
   studentDir: string;
   onnx?: { path: string; bytes: number; opset: number; inputLayout: string; maxAbsDiff: number; parityOk: boolean };
 }
 
-export async function runDistillation(opts: RunOptions): Promise<RunSummary> {
-  const { recipe, baseDir } = opts;
-  const emit = opts.onEvent ?? (() => {});
-  const started = performance.now();
-  const problems = await validateRecipeReferences(recipe, baseDir);
-  if (problems.length) throw new Error(`recipe "${recipe.name}" cannot run:\n  - ${problems.join('\n  - ')}`);
-
+/** Validates and records a new run, then executes it. Nothing is created for an invalid recipe. */
+export async function startRun(opts: JobOptions & { recipe: Recipe; baseDir: string; project?: string }): Promise<RunSummary> {
+  const problems = await validateRecipeReferences(opts.recipe, opts.baseDir);
+  if (problems.length) throw new Error(`recipe "${opts.recipe.name}" cannot run:\n  - ${problems.join('\n  - ')}`);
+  const recipe = absolutizeRecipe(opts.recipe, opts.baseDir);
+  // The plan is checked against the budget before anything is recorded or sent; the run checks it
+  // again once the teacher has said what it replies.
+  const preflight = getMethod(recipe.method.key).plan({
+    kwargs: recipe.method.kwargs, localCount: recipe.data.n, responseKind: recipe.teacher.responseKind ?? 'logits', budget: recipe.budget.queries,
+  });
+  if (preflight.total > recipe.budget.queries) {
+    throw new PlanOverBudgetError(`the plan needs ${preflight.total} queries but the budget is ${recipe.budget.queries}: raise budget.queries or lower data.n`);
+  }
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+  const projectId = opts.store.projectId(opts.project ?? 'default');
+  opts.store.createRun({ id: runId, projectId, name: recipe.name, recipe, engineVersion: ENGINE_VERSION });
+  return executeRun(opts, runId, recipe, projectId);
+}
+
+/** Continues a paused, cancelled, failed or crashed run from its last checkpoint. */
+export async function resumeRun(opts: JobOptions & { runId: string }): Promise<RunSummary> {
+  const run = opts.store.getRun(opts.runId);
+  if (run.status === 'completed') throw new Error(`run ${run.id} already completed; nothing to resume`);
+  const pid = opts.store.db.prepare('SELECT pid FROM runs WHERE id = ?').pluck().get(run.id) as number | null;
+  if (run.status === 'running' && pid && pid !== process.pid && processAlive(pid)) {
+    throw new Error(`run ${run.id} is still running in process ${pid}; pause it first (distill pause ${run.id})`);
+  }
+  const recipe = parseRecipe(run.recipe, `stored recipe of run ${run.id}`);
+  const projectId = opts.store.projectId(run.project);
+  opts.store.updateRun(run.id, { control: null, error: null });
+  return executeRun(opts, run.id, recipe, projectId);
+}
+
+async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, projectId: number): Promise<RunSummary> {
+  const { store } = opts;
+  const emit = (e: RunEvent) => {
+    if (e.type === 'phase' || e.type === 'log') store.logEvent(runId, e.type, e.message);
+    opts.onEvent?.(e);
+  };
+  const started = performance.now();
   const runDir = path.join(opts.home, 'runs', runId);
+  const checkpointDir = opts.checkpointDir ? path.join(opts.checkpointDir, runId) : path.join(runDir, 'checkpoints');
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(path.join(runDir, 'recipe.json'), JSON.stringify(recipe, null, 2));
+  store.updateRun(runId, { status: 'running', pid: process.pid });
 
-  const force = opts.backend ?? (recipe.backend === 'auto' ? undefined : recipe.backend);
-  const backend = await initBackend({ force });
-  emit({ type: 'phase', phase: 'setup', message: describeBackend(backend) });
+  let lastControlCheck = 0;
+  let control: 'pause' | 'cancel' | null = null;
+  const shouldStop = () => {
+    if (opts.signal?.stop) control = opts.signal.stop;
+    const now = performance.now();
+    if (!control && now - lastControlCheck > 500) {
+      lastControlCheck = now;
+      control = store.readControl(runId);
+    }
+    return control !== null;
+  };
 
-  const teacher = await openTeacher(recipe.teacher.protocol, teacherSettings(recipe, baseDir));
   try {
-    const info = teacher.info;
-    emit({ type: 'log', message: `teacher ${info.name} (${info.protocol}): ${info.numClasses} classes, replies ${info.responseKind}` });
-    const rng = new Rng(recipe.seed);
+    const force = opts.backend ?? (recipe.backend === 'auto' ? undefined : recipe.backend);
+    const backend = await initBackend({ force });
+    store.updateRun(runId, { backend });
+    emit({ type: 'phase', phase: 'setup', message: describeBackend(backend) });
 
-    const trainSource = resolveSource(recipe.data.train, baseDir);
-    const fullTrain = loadDataset(trainSource.spec);
-    checkInputFits(info.input, fullTrain);
-    const { set: local } = sampleFewShot(fullTrain, { n: recipe.data.n, seed: rng.fork(), balanced: recipe.data.balanced });
-    // The engine never shows the method the ground truth of its local images: black-box KD
-    // assumes they are unlabelled.
-    const localUnlabelled: ImageSet = { ...local, labels: undefined };
-    let test: ImageSet | undefined;
-    let testSource: string | undefined;
-    if (recipe.data.test) {
-      const src = resolveSource(recipe.data.test, baseDir);
-      test = loadDataset(src.spec);
-      testSource = src.label;
-      checkInputFits(info.input, test);
-      if (recipe.data.testLimit && test.count > recipe.data.testLimit) {
-        test = subset(test, Array.from({ length: recipe.data.testLimit }, (_, i) => i));
+    const teacher = await openTeacher(recipe.teacher.protocol, teacherSettings(recipe));
+    try {
+      const info = teacher.info;
+      emit({ type: 'log', message: `teacher ${info.name} (${info.protocol}): ${info.numClasses} classes, replies ${info.responseKind}` });
+      store.updateRun(runId, { teacherId: store.teacherId(projectId, { identity: info.id, protocol: info.protocol, name: info.name, settings: recipe.teacher }) });
+      const rng = new Rng(recipe.seed);
+
+      const trainSource = resolveSource(recipe.data.train, '/');
+      const fullTrain = loadDataset(trainSource.spec);
+      checkInputFits(info.input, fullTrain);
+      const { set: local } = sampleFewShot(fullTrain, { n: recipe.data.n, seed: rng.fork(), balanced: recipe.data.balanced });
+      const fingerprint = fingerprintImageSet(local);
+      store.updateRun(runId, { datasetId: store.datasetId(projectId, { source: trainSource.label, fingerprint, count: local.count, height: local.height, width: local.width, channels: local.channels }) });
+      // Black-box KD assumes the local images are unlabelled: the method never sees their ground truth.
+      const localUnlabelled: ImageSet = { ...local, labels: undefined };
+      let test: ImageSet | undefined;
+      let testSource: string | undefined;
+      if (recipe.data.test) {
+        const src = resolveSource(recipe.data.test, '/');
+        test = loadDataset(src.spec);
+        testSource = src.label;
+        checkInputFits(info.input, test);
+        if (recipe.data.testLimit && test.count > recipe.data.testLimit) {
+          test = subset(test, Array.from({ length: recipe.data.testLimit }, (_, i) => i));
+        }
       }
-    }
-    emit({ type: 'log', message: `local data: ${local.count} images from ${trainSource.label}; held-out: ${test ? `${test.count} images from ${testSource}` : 'none'}` });
+      emit({ type: 'log', message: `local data: ${local.count} images from ${trainSource.label}; held-out: ${test ? `${test.count} images from ${testSource}` : 'none'}` });
 
-    const studentSpec = getStudent(recipe.student.key);
-    const dims = specImageDims(info.input);
-    const model = studentSpec.build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: info.numClasses, seed: rng.fork() });
-    const stats = describeStudent(model);
-    emit({ type: 'log', message: `student ${studentSpec.key}: ${stats.params.toLocaleString('en-US')} params, ${(stats.flops / 1e6).toFixed(2)} MFLOPs per image` });
+      const studentSpec = getStudent(recipe.student.key);
+      const dims = specImageDims(info.input);
+      const model = studentSpec.build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: info.numClasses, seed: rng.fork() });
+      try {
+        const stats = describeStudent(model);
+        emit({ type: 'log', message: `student ${studentSpec.key}: ${stats.params.toLocaleString('en-US')} params, ${(stats.flops / 1e6).toFixed(2)} MFLOPs per image` });
 
-    const method = getMethod(recipe.method.key);
-    const planCtx = { kwargs: recipe.method.kwargs, localCount: local.count, responseKind: info.responseKind, budget: recipe.budget.queries };
-    const plan = method.plan(planCtx);
-    emit({ type: 'log', message: `plan: ${plan.items.map((i) => `${i.queries} to ${i.purpose}`).join(', ')} = ${plan.total} of ${recipe.budget.queries} queries${plan.notes.length ? '. ' + plan.notes.join(' ') : ''}` });
-    if (plan.total > recipe.budget.queries) {
-      throw new Error(`the plan needs ${plan.total} queries but the budget is ${recipe.budget.queries}: raise budget.queries or lower data.n`);
-    }
-    mkdirSync(runDir, { recursive: true });
-    writeFileSync(path.join(runDir, 'recipe.json'), JSON.stringify(recipe, null, 2));
-
-    // Held-out teacher replies, counted apart from the training budget, so fidelity can be measured.
-    let teacherTest: Int32Array | undefined;
-    let evaluationQueries = 0;
-    let teacherAccuracy = NaN;
-    if (test && recipe.budget.evaluationQueries) {
-      emit({ type: 'phase', phase: 'evaluate-teacher', message: `asking the teacher about ${test.count} held-out images (evaluation only)` });
-      const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), { maxBatch: recipe.teacher.maxBatch });
-      const replies = await evalClient.label(test.images, test.count, test.height * test.width * test.channels);
-      teacherTest = replies.top1;
-      evaluationQueries = evalClient.sent;
-      if (test.labels) teacherAccuracy = agreement(teacherTest, test.labels);
-    }
-
-    const client = new TeacherClient(teacher, new QueryBudget(recipe.budget.queries), { maxBatch: recipe.teacher.maxBatch });
-    const epochs: EpochMetrics[] = [];
-    const trainStart = { t: 0 };
-    let labelStart = 0;
-    let lastStepEmit = 0;
-    const totalEpochs = recipe.training.epochs;
-    const result = await method.run({
-      ...planCtx,
-      model,
-      local: localUnlabelled,
-      client,
-      training: recipe.training,
-      rng,
-      log: (message) => emit({ type: 'log', message }),
-      onLabelProgress: (p) => {
-        if (!labelStart) {
-          labelStart = performance.now();
-          emit({ type: 'phase', phase: 'label', message: `labelling ${p.total} images with the teacher` });
+        const method = getMethod(recipe.method.key);
+        const planCtx = { kwargs: recipe.method.kwargs, localCount: local.count, responseKind: info.responseKind, budget: recipe.budget.queries };
+        const plan = method.plan(planCtx);
+        emit({ type: 'log', message: `plan: ${plan.items.map((i) => `${i.queries} to ${i.purpose}`).join(', ')} = ${plan.total} of ${recipe.budget.queries} queries${plan.notes.length ? '. ' + plan.notes.join(' ') : ''}` });
+        if (plan.total > recipe.budget.queries) {
+          throw new PlanOverBudgetError(`the plan needs ${plan.total} queries but the budget is ${recipe.budget.queries}: raise budget.queries or lower data.n`);
         }
-        const el = (performance.now() - labelStart) / 1000;
-        emit({ type: 'label-progress', ...p, etaSeconds: eta(el, p.done / p.total) });
-      },
-      onStep: (s) => {
-        if (!trainStart.t) {
-          trainStart.t = performance.now();
-          emit({ type: 'phase', phase: 'train', message: `training ${studentSpec.key} for ${totalEpochs} epochs` });
-        }
-        const now = performance.now();
-        if (now - lastStepEmit < 250) return;
-        lastStepEmit = now;
-        const frac = (s.epoch - 1 + s.step / s.steps) / totalEpochs;
-        emit({ type: 'step', epoch: s.epoch, epochs: totalEpochs, step: s.step, steps: s.steps, etaSeconds: eta((now - trainStart.t) / 1000, frac) });
-      },
-      onEpoch: async (e) => {
-        let accuracy = NaN;
-        let fidelity = NaN;
-        if (test) {
-          const pred = predictClasses(model, test.images, test.count, test);
-          if (test.labels) accuracy = agreement(pred, test.labels);
-          if (teacherTest) fidelity = agreement(pred, teacherTest);
-        }
-        const m: EpochMetrics = { epoch: e.epoch, loss: e.loss, accuracy, fidelity, seconds: e.seconds, samplesPerSecond: e.samples / e.seconds, queries: client.sent };
-        epochs.push(m);
-        const el = (performance.now() - trainStart.t) / 1000;
-        emit({ type: 'epoch', metrics: m, etaSeconds: eta(el, e.epoch / totalEpochs) });
-      },
-      shouldStop: () => opts.shouldStop?.() ?? false,
-    });
 
-    const last = epochs[epochs.length - 1];
-    await saveModel(model, path.join(runDir, 'student'));
-    let onnx: RunSummary['onnx'];
-    if (recipe.export.onnx && !result.stopped) {
-      emit({ type: 'phase', phase: 'export', message: 'exporting the student to ONNX and checking parity in ONNX Runtime' });
-      const exported = exportToOnnx(model, {
-        opset: recipe.export.opset,
-        inputLayout: recipe.export.inputLayout,
-        metadata: { recipe: recipe.name, method: method.key, teacher: info.id, runId },
-      });
-      const file = path.join(runDir, 'student.onnx');
-      writeFileSync(file, exported.bytes);
-      const probe = test ?? localUnlabelled;
-      const n = Math.min(64, probe.count);
-      const parity = await checkOnnxParity(model, exported.bytes, probe.images.subarray(0, n * probe.height * probe.width * probe.channels), n, {
-        inputLayout: recipe.export.inputLayout,
-      });
-      onnx = { path: file, bytes: exported.bytes.length, opset: exported.opset, inputLayout: recipe.export.inputLayout, maxAbsDiff: parity.maxAbsDiff, parityOk: parity.ok };
-      emit({ type: 'log', message: `ONNX parity vs tfjs on ${parity.samples} images: max |diff| = ${parity.maxAbsDiff.toExponential(2)}` });
-      if (!parity.ok) throw new Error(`exported ONNX differs from the trained student by ${parity.maxAbsDiff} (> 1e-4): ${file}`);
+        let resume: TrainState | undefined;
+        const ckpt = latestCheckpoint(store, runId);
+        if (ckpt) {
+          resume = await readCheckpoint(ckpt.path, model);
+          emit({ type: 'log', message: `resuming from the checkpoint of epoch ${resume.epoch}` });
+        }
+        // Metrics past the checkpoint belong to an epoch that was lost; it will be trained again.
+        store.db.prepare('DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?').run(runId, resume?.epoch ?? 0);
+        const spentBefore = store.getRun(runId).queriesSpent;
+
+        // Held-out teacher replies, counted apart from the training budget, so fidelity can be measured.
+        let teacherTest: Int32Array | undefined;
+        let evaluationQueries = 0;
+        let teacherAccuracy = NaN;
+        if (test && recipe.budget.evaluationQueries) {
+          emit({ type: 'phase', phase: 'evaluate-teacher', message: `asking the teacher about ${test.count} held-out images (evaluation only)` });
+          const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), { maxBatch: recipe.teacher.maxBatch });
+          const replies = await evalClient.label(test.images, test.count, test.height * test.width * test.channels);
+          teacherTest = replies.top1;
+          evaluationQueries = evalClient.sent;
+          if (test.labels) teacherAccuracy = agreement(teacherTest, test.labels);
+        }
+
+        const client = new TeacherClient(teacher, new QueryBudget(Math.max(0, recipe.budget.queries - spentBefore)), { maxBatch: recipe.teacher.maxBatch });
+        const queriesSoFar = () => spentBefore + client.sent;
+        const epochs: EpochMetrics[] = store.metrics(runId).map((m) => ({
+          epoch: m.epoch, loss: m.loss, accuracy: m.accuracy ?? NaN, fidelity: m.fidelity ?? NaN, seconds: m.seconds, samplesPerSecond: local.count / m.seconds, queries: m.queries,
+        }));
+        const firstEpoch = (resume?.epoch ?? 0) + 1;
+        const totalEpochs = recipe.training.epochs;
+        let trainStart = 0;
+        let labelStart = 0;
+        let lastStepEmit = 0;
+        const result = await method.run({
+          ...planCtx,
+          model,
+          local: localUnlabelled,
+          client,
+          training: recipe.training,
+          rng,
+          resume,
+          log: (message) => emit({ type: 'log', message }),
+          onLabelProgress: (p) => {
+            if (!labelStart) {
+              labelStart = performance.now();
+              emit({ type: 'phase', phase: 'label', message: `labelling ${p.total} images with the teacher` });
+            }
+            store.updateRun(runId, { queriesSpent: queriesSoFar() });
+            emit({ type: 'label-progress', ...p, etaSeconds: eta((performance.now() - labelStart) / 1000, p.done / p.total) });
+          },
+          onStep: (s) => {
+            if (!trainStart) {
+              trainStart = performance.now();
+              emit({ type: 'phase', phase: 'train', message: `training ${studentSpec.key}, epochs ${s.epoch}–${totalEpochs}` });
+            }
+            const now = performance.now();
+            if (now - lastStepEmit < 250) return;
+            lastStepEmit = now;
+            const frac = (s.epoch - firstEpoch + s.step / s.steps) / (totalEpochs - firstEpoch + 1);
+            emit({ type: 'step', epoch: s.epoch, epochs: totalEpochs, step: s.step, steps: s.steps, etaSeconds: eta((now - trainStart) / 1000, frac) });
+          },
+          onEpoch: async (e) => {
+            let accuracy = NaN;
+            let fidelity = NaN;
+            if (test) {
+              const pred = predictClasses(model, test.images, test.count, test);
+              if (test.labels) accuracy = agreement(pred, test.labels);
+              if (teacherTest) fidelity = agreement(pred, teacherTest);
+            }
+            const m: EpochMetrics = { epoch: e.epoch, loss: e.loss, accuracy, fidelity, seconds: e.seconds, samplesPerSecond: e.samples / e.seconds, queries: queriesSoFar() };
+            const lastGood = latestCheckpoint(store, runId)?.epoch;
+            const written = await writeCheckpoint(checkpointDir, e.epoch, model, await e.snapshot(), lastGood);
+            // Metrics and checkpoint land together: a resume never sees one without the other.
+            store.write(() => {
+              store.addCheckpoint(runId, { epoch: e.epoch, path: written.path, score: Number.isNaN(fidelity) ? -m.loss : fidelity, bytes: written.bytes });
+              store.recordEpoch(runId, { epoch: m.epoch, loss: m.loss, accuracy: m.accuracy, fidelity: m.fidelity, seconds: m.seconds, queries: m.queries }, m.queries);
+            });
+            pruneCheckpoints(store, runId, checkpointDir, { keepLast: opts.keepCheckpoints ?? 2 });
+            epochs.push(m);
+            emit({ type: 'epoch', metrics: m, etaSeconds: eta((performance.now() - trainStart) / 1000, (e.epoch - firstEpoch + 1) / (totalEpochs - firstEpoch + 1)) });
+          },
+          shouldStop,
+        });
+
+        const stopped: 'paused' | 'cancelled' | undefined = result.stopped ? (control === 'cancel' ? 'cancelled' : 'paused') : undefined;
+        const last = epochs[epochs.length - 1];
+        let onnx: RunSummary['onnx'];
+        if (!stopped) {
+          await saveModel(model, path.join(runDir, 'student'));
+          if (recipe.export.onnx) {
+            emit({ type: 'phase', phase: 'export', message: 'exporting the student to ONNX and checking parity in ONNX Runtime' });
+            onnx = await exportAndCheck(model, recipe, runDir, test ?? localUnlabelled, { recipe: recipe.name, method: method.key, teacher: info.id, runId });
+            emit({ type: 'log', message: `ONNX parity vs tfjs: max |diff| = ${onnx.maxAbsDiff.toExponential(2)}` });
+          }
+        }
+        const summary: RunSummary = {
+          runId,
+          runDir,
+          status: stopped ?? 'completed',
+          recipe: recipe.name,
+          engineVersion: ENGINE_VERSION,
+          backend,
+          teacher: { id: info.id, name: info.name, protocol: info.protocol, responseKind: info.responseKind, numClasses: info.numClasses },
+          student: { key: studentSpec.key, params: stats.params, flops: stats.flops },
+          method: { key: method.key, targets: result.targets, plan },
+          data: { train: trainSource.label, origin: trainSource.origin, n: local.count, fingerprint, test: testSource, testCount: test?.count ?? 0 },
+          accuracy: last?.accuracy ?? NaN,
+          fidelity: last?.fidelity ?? NaN,
+          teacherAccuracy,
+          queries: queriesSoFar(),
+          budget: recipe.budget.queries,
+          costEstimate: (queriesSoFar() / 1000) * recipe.budget.pricePer1000,
+          evaluationQueries,
+          epochs,
+          resumedFromEpoch: resume?.epoch ?? 0,
+          seconds: (performance.now() - started) / 1000,
+          studentDir: path.join(runDir, 'student'),
+          onnx,
+        };
+        writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
+        store.updateRun(runId, { status: summary.status, summary, queriesSpent: summary.queries, control: null, pid: null });
+        emit({ type: 'phase', phase: 'done', message: `run ${runId} ${summary.status}` });
+        return summary;
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      await teacher.close();
     }
-    model.dispose();
-
-    const summary: RunSummary = {
-      runId,
-      runDir,
-      recipe: recipe.name,
-      engineVersion: ENGINE_VERSION,
-      backend,
-      teacher: { id: info.id, name: info.name, protocol: info.protocol, responseKind: info.responseKind, numClasses: info.numClasses },
-      student: { key: studentSpec.key, params: stats.params, flops: stats.flops },
-      method: { key: method.key, targets: result.targets, plan },
-      data: { train: trainSource.label, origin: trainSource.origin, n: local.count, fingerprint: fingerprintImageSet(local), test: testSource, testCount: test?.count ?? 0 },
-      accuracy: last?.accuracy ?? NaN,
-      fidelity: last?.fidelity ?? NaN,
-      teacherAccuracy,
-      queries: client.sent,
-      budget: recipe.budget.queries,
-      costEstimate: (client.sent / 1000) * recipe.budget.pricePer1000,
-      evaluationQueries,
-      epochs,
-      stopped: result.stopped,
-      studentDir: path.join(runDir, 'student'),
-      seconds: (performance.now() - started) / 1000,
-      onnx,
-    };
-    writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
-    emit({ type: 'phase', phase: 'done', message: `run ${runId} finished` });
-    return summary;
-  } finally {
-    await teacher.close();
+  } catch (err) {
+    store.updateRun(runId, { status: 'failed', error: (err as Error).message, pid: null });
+    throw err;
   }
 }
 
-function teacherSettings(recipe: Recipe, baseDir: string): Record<string, unknown> {
+/** The plan needs more queries than the budget allows; nothing was sent. */
+export class PlanOverBudgetError extends Error {
+  override name = 'PlanOverBudgetError';
+}
+
+async function exportAndCheck(
+  model: Parameters<typeof exportToOnnx>[0],
+  recipe: Recipe,
+  runDir: string,
+  probe: ImageSet,
+  metadata: Record<string, string>,
+): Promise<NonNullable<RunSummary['onnx']>> {
+  const exported = exportToOnnx(model, { opset: recipe.export.opset, inputLayout: recipe.export.inputLayout, metadata });
+  const file = path.join(runDir, 'student.onnx');
+  writeFileSync(file, exported.bytes);
+  const n = Math.min(64, probe.count);
+  const parity = await checkOnnxParity(model, exported.bytes, probe.images.subarray(0, n * probe.height * probe.width * probe.channels), n, {
+    inputLayout: recipe.export.inputLayout,
+  });
+  if (!parity.ok) throw new Error(`exported ONNX differs from the trained student by ${parity.maxAbsDiff} (> 1e-4): ${file}`);
+  return { path: file, bytes: exported.bytes.length, opset: exported.opset, inputLayout: recipe.export.inputLayout, maxAbsDiff: parity.maxAbsDiff, parityOk: parity.ok };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function teacherSettings(recipe: Recipe): Record<string, unknown> {
   const t = recipe.teacher;
-  return {
-    ...t,
-    model: t.model ? resolveRecipePath(t.model, baseDir) : undefined,
-    input: t.input as TeacherInputSpec | undefined,
-  };
+  return { ...t, model: t.model ? resolveRecipePath(t.model, '/') : undefined, input: t.input as TeacherInputSpec | undefined };
 }
 
 /** Turns a recipe data block into a loader spec with absolute paths and a label for reports. */

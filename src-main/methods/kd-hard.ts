@@ -40,6 +40,7 @@ export const kdHard: DistillMethod<typeof kwargs> = {
       onEpoch: (e) => ctx.onEpoch(e),
       onStep: (s) => ctx.onStep(s),
       shouldStop: () => ctx.shouldStop(),
+      resume: ctx.resume,
     });
     return { ...result, targets: 'one-hot top-1' };
   },

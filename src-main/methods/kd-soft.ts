@@ -43,6 +43,7 @@ export const kdSoft: DistillMethod<typeof kwargs> = {
       onEpoch: (e) => ctx.onEpoch(e),
       onStep: (s) => ctx.onStep(s),
       shouldStop: () => ctx.shouldStop(),
+      resume: ctx.resume,
     });
     return { ...result, targets: hard ? 'one-hot top-1 (CE fallback)' : `${targets.source} at T=${T}` };
   },

@@ -24,13 +24,8 @@ export interface PlanContext {
   budget: number;
 }
 
-export interface EpochReport {
-  epoch: number;
-  epochs: number;
-  loss: number;
-  seconds: number;
-  samples: number;
-}
+export type { EpochEnd as EpochReport } from '../training/trainer.ts';
+import type { EpochEnd, TrainState } from '../training/trainer.ts';
 
 export interface MethodContext extends PlanContext {
   model: tf.LayersModel;
@@ -40,7 +35,9 @@ export interface MethodContext extends PlanContext {
   rng: Rng;
   log(message: string): void;
   onLabelProgress(p: LabelProgress): void;
-  onEpoch(e: EpochReport): Promise<void>;
+  onEpoch(e: EpochEnd): Promise<void>;
+  /** Set when continuing a run from its last checkpoint (the model already holds its weights). */
+  resume?: TrainState;
   onStep(s: { epoch: number; step: number; steps: number }): void;
   shouldStop(): boolean;
 }

@@ -98,7 +98,7 @@ export class OnnxLocalTeacher implements Teacher {
     const classNames = opts.classNames ?? manifest?.classNames;
     // One probe sample tells the class count, without trusting any declaration.
     const dims = specImageDims(input);
-    const probe = await runSession(session, input, new Float32Array(dims.height * dims.width * dims.channels), 1, dims);
+    const probe = await runSession(session, input, toTeacherInput(new Float32Array(dims.height * dims.width * dims.channels), 1, dims, input), 1, dims);
     const numClasses = probe.length;
     if (classNames && classNames.length !== numClasses) {
       throw new Error(`${opts.model}: ${classNames.length} class names but the model outputs ${numClasses} scores`);
@@ -119,8 +119,12 @@ export class OnnxLocalTeacher implements Teacher {
   }
 
   async query(images: Float32Array, count: number): Promise<TeacherResponses> {
+    return this.queryPrepared(toTeacherInput(images, count, specImageDims(this.info.input), this.info.input), count);
+  }
+
+  async queryPrepared(input: Float32Array, count: number): Promise<TeacherResponses> {
     const dims = specImageDims(this.info.input);
-    const out = await runSession(this.session, this.info.input, images, count, dims);
+    const out = await runSession(this.session, this.info.input, input, count, dims);
     const C = this.info.numClasses;
     if (out.length !== count * C) {
       throw new TeacherResponseError(`teacher returned ${out.length} values for ${count}×${C}`);
@@ -139,14 +143,14 @@ export class OnnxLocalTeacher implements Teacher {
   }
 }
 
+/** Runs the model on input already in its form (scaled, normalised, laid out). */
 async function runSession(
   session: ort.InferenceSession,
   spec: TeacherInputSpec,
-  images: Float32Array,
+  data: Float32Array,
   count: number,
   dims: { height: number; width: number; channels: number },
 ): Promise<Float32Array> {
-  const data = toTeacherInput(images, count, dims, spec);
   const shape =
     spec.layout === 'NCHW' ? [count, dims.channels, dims.height, dims.width] : [count, dims.height, dims.width, dims.channels];
   const feeds = { [spec.name ?? session.inputNames[0]]: new ort.Tensor('float32', data, shape) };

@@ -2,6 +2,8 @@
  * Teacher responses in one normalised form, whatever the protocol returned.
  * See ../shared/methods.md: probabilities, logits, top-k, or a top-1 label only.
  */
+import { TeacherError } from './errors.ts';
+
 export const RESPONSE_KINDS = ['logits', 'probabilities', 'top-k', 'top-1'] as const;
 export type ResponseKind = (typeof RESPONSE_KINDS)[number];
 
@@ -22,8 +24,14 @@ export interface TeacherResponses {
   topk?: { k: number; indices: Int32Array; scores: Float32Array };
 }
 
-export class TeacherResponseError extends Error {
+/**
+ * A reply that arrived but cannot be used (wrong rows, non-finite numbers, bad probabilities,
+ * a changed class count). The teacher ran the model, so the samples count as spent; never retried,
+ * since the same input would get the same reply.
+ */
+export class TeacherResponseError extends TeacherError {
   override name = 'TeacherResponseError';
+  override readonly maybeProcessed = true;
 }
 
 export function isAtLeastAsRich(have: ResponseKind, want: ResponseKind): boolean {

@@ -29,6 +29,11 @@ export interface TeacherInfo {
   responseKind: ResponseKind;
   numClasses: number;
   classNames?: string[];
+  /**
+   * Samples sent while opening, outside any run's budget (e.g. one probe to learn the class count
+   * where metadata does not tell); 0 when none.
+   */
+  openQueries?: number;
 }
 
 export interface Teacher {
@@ -38,5 +43,10 @@ export interface Teacher {
    * request; batching, budgets and retries are the caller's business.
    */
   query(images: Float32Array, count: number): Promise<TeacherResponses>;
+  /**
+   * Same, for input already in the teacher's form (`toTeacherInput`): these are the exact values
+   * sent, which the client hashes to key the reply cache.
+   */
+  queryPrepared(input: Float32Array, count: number): Promise<TeacherResponses>;
   close(): Promise<void>;
 }

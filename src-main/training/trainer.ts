@@ -8,6 +8,25 @@ import { augmentBatch, type AugmentOptions } from './augment.ts';
 
 export type BatchLoss = (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
 
+/** Everything besides the model weights needed to continue training exactly where it stopped. */
+export interface TrainState {
+  /** Epochs completed. */
+  epoch: number;
+  rngState: number;
+  /** Adam's step count and moment estimates, in the optimizer's own order. */
+  optimizer: { name: string; shape: number[]; values: Float32Array }[];
+}
+
+export interface EpochEnd {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  seconds: number;
+  samples: number;
+  /** Reads the optimizer and sampler state as of the end of this epoch, for a checkpoint. */
+  snapshot: () => Promise<TrainState>;
+}
+
 export interface TrainSetup {
   model: tf.LayersModel;
   images: Float32Array;
@@ -22,7 +41,9 @@ export interface TrainSetup {
   rng: Rng;
   loss: BatchLoss;
   /** Called after every epoch with the mean training loss; may be async (evaluation, checkpoints). */
-  onEpoch?: (e: { epoch: number; epochs: number; loss: number; seconds: number; samples: number }) => void | Promise<void>;
+  onEpoch?: (e: EpochEnd) => void | Promise<void>;
+  /** Continue from a checkpoint: the model already holds its weights. */
+  resume?: TrainState;
   /** Throttled by the caller; called after each step. */
   onStep?: (s: { epoch: number; step: number; steps: number }) => void;
   /** Checked between steps; when it returns true the loop stops after the current step. */
@@ -41,7 +62,14 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
   const per = dims.height * dims.width * dims.channels;
   const C = s.targets.length / count;
   const optimizer = tf.train.adam(s.learningRate);
-  const order = new Int32Array(count).map((_, i) => i);
+  // An explicit variable list fixes the order of Adam's slots, so a checkpoint restores into the
+  // same places in a freshly built model.
+  const variables = s.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  if (s.resume) {
+    await optimizer.setWeights(s.resume.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape) })));
+    s.rng.setState(s.resume.rngState);
+  }
+  const order = new Int32Array(count);
   const xBuf = new Float32Array(s.batchSize * per);
   const yBuf = new Float32Array(s.batchSize * C);
   const scratch = new Float32Array(per);
@@ -51,8 +79,10 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
   let epochsRun = 0;
   let stopped = false;
   try {
-    for (let epoch = 1; epoch <= s.epochs && !stopped; epoch++) {
+    for (let epoch = (s.resume?.epoch ?? 0) + 1; epoch <= s.epochs && !stopped; epoch++) {
       const t0 = performance.now();
+      // The epoch's order depends only on the RNG state, which is all a checkpoint needs to keep.
+      for (let i = 0; i < count; i++) order[i] = i;
       s.rng.shuffle(order);
       let lossSum: tf.Tensor = tf.scalar(0);
       for (let step = 0; step < steps; step++) {
@@ -70,6 +100,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
         const loss = optimizer.minimize(
           () => s.loss(s.model.apply(x, { training: true }) as tf.Tensor2D, y),
           true,
+          variables,
         ) as tf.Scalar;
         // Accumulate on the device; one read per epoch instead of a sync per step.
         const next = tf.add(lossSum, tf.mul(loss, n));
@@ -85,8 +116,17 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
       }
       const epochLoss = (await lossSum.data())[0] / count;
       lossSum.dispose();
+      if (stopped) break;
       epochsRun = epoch;
-      await s.onEpoch?.({ epoch, epochs: s.epochs, loss: epochLoss, seconds: (performance.now() - t0) / 1000, samples: count });
+      const rngState = s.rng.getState();
+      const snapshot = async (): Promise<TrainState> => ({
+        epoch,
+        rngState,
+        optimizer: await Promise.all(
+          (await optimizer.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: (await w.tensor.data()) as Float32Array })),
+        ),
+      });
+      await s.onEpoch?.({ epoch, epochs: s.epochs, loss: epochLoss, seconds: (performance.now() - t0) / 1000, samples: count, snapshot });
     }
   } finally {
     optimizer.dispose();

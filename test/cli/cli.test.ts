@@ -41,7 +41,7 @@ test('distill run: a short recipe trains, reports JSON, and exports an ONNX mode
   const recipe = smallRecipe(home, {
     'n: 2000': 'n: 300',
     'queries: 2000': 'queries: 300',
-    'epochs: 30': 'epochs: 2',
+    'epochs: 60': 'epochs: 2',
     'balanced: false': 'balanced: false\n  testLimit: 500',
   });
   const r = distill(['run', recipe, '--json'], home);
@@ -66,7 +66,7 @@ test('distill run: a short recipe trains, reports JSON, and exports an ONNX mode
 
 test('distill run: a bad recipe fails before any work, listing every problem', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
-  const recipe = smallRecipe(home, { 'key: lenet5-half': 'key: lenet7', 'epochs: 30': 'epochs: -1', 'temperature: 4': 'temperature: 4, gamma: 2' });
+  const recipe = smallRecipe(home, { 'key: lenet5-half': 'key: lenet7', 'epochs: 60': 'epochs: -1', 'temperature: 4': 'temperature: 4, gamma: 2' });
   const r = distill(['run', recipe, '--json'], home);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /training.epochs/);
@@ -81,7 +81,7 @@ test('distill run: a bad recipe fails before any work, listing every problem', (
 
 test('distill run: a plan larger than the budget stops before any query', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
-  const recipe = smallRecipe(home, { 'n: 2000': 'n: 300', 'queries: 2000': 'queries: 299', 'epochs: 30': 'epochs: 1' });
+  const recipe = smallRecipe(home, { 'n: 2000': 'n: 300', 'queries: 2000': 'queries: 299', 'epochs: 60': 'epochs: 1' });
   const r = distill(['run', recipe], home);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /needs 300 queries but the budget is 299/);

@@ -1,0 +1,35 @@
+/**
+ * Finds a finished run by id (or by its folder) and reads what export needs. Runs live in
+ * `<home>/runs/<id>/` today; this is the one function to change when the run store moves.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RunSummary } from '../jobs/run-distillation.ts';
+import { parseRecipe } from '../recipe/load-recipe.ts';
+import type { Recipe } from '../recipe/recipe-schema.ts';
+import { RunNotFoundError } from './errors.ts';
+
+export interface LocatedRun {
+  runId: string;
+  runDir: string;
+  summary: RunSummary;
+  recipe: Recipe;
+  /** The trained tfjs student (model.json + weights.bin). */
+  studentDir: string;
+}
+
+export function locateRun(home: string, idOrDir: string): LocatedRun {
+  const runDir = existsSync(path.join(idOrDir, 'summary.json')) ? path.resolve(idOrDir) : path.join(home, 'runs', idOrDir);
+  const summaryFile = path.join(runDir, 'summary.json');
+  if (!existsSync(summaryFile)) {
+    throw new RunNotFoundError(`no finished run "${idOrDir}" (looked for ${summaryFile}); a run that was stopped or failed has no summary`);
+  }
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummary;
+  const recipeFile = path.join(runDir, 'recipe.json');
+  const recipe = parseRecipe(JSON.parse(readFileSync(recipeFile, 'utf8')), recipeFile);
+  const studentDir = path.join(runDir, 'student');
+  if (!existsSync(path.join(studentDir, 'model.json'))) {
+    throw new RunNotFoundError(`run "${summary.runId}" has no saved student in ${studentDir}`);
+  }
+  return { runId: summary.runId, runDir, summary, recipe, studentDir };
+}

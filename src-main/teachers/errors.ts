@@ -1,0 +1,106 @@
+/**
+ * One error class per way a teacher request can fail (protocols.md, "Auth, limits, failures").
+ * Every message is redacted of registered secrets on construction.
+ *
+ * `maybeProcessed` says whether the teacher may have run (and billed) the samples: the client
+ * commits those to the query budget and releases the rest.
+ */
+import { redactSecrets } from './secrets.ts';
+
+export class TeacherError extends Error {
+  override name = 'TeacherError';
+  /** Worth trying again after a pause. */
+  readonly retryable: boolean = false;
+  /** The request may have reached the model, so it counts against the budget. */
+  readonly maybeProcessed: boolean = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(redactSecrets(message), options);
+  }
+}
+
+/** 401/403: the token is missing, wrong or expired. Never retried. */
+export class TeacherAuthError extends TeacherError {
+  override name = 'TeacherAuthError';
+  constructor(readonly status: number, detail: string) {
+    super(
+      status === 401
+        ? `teacher refused the credentials (HTTP 401): check or renew the token${detail ? ` — ${detail}` : ''}`
+        : `teacher denied access (HTTP 403)${detail ? `: ${detail}` : ''}`,
+    );
+  }
+}
+
+/** 400/404/405/413/422…: the request itself is wrong (model name, shape, body); retrying cannot help. */
+export class TeacherRequestRejectedError extends TeacherError {
+  override name = 'TeacherRequestRejectedError';
+  constructor(readonly status: number, detail: string) {
+    super(`teacher rejected the request (HTTP ${status})${status === 404 ? ' — wrong URL, model name or version?' : ''}${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** 429: the teacher asks us to slow down; `retryAfterMs` from Retry-After when it was given. */
+export class TeacherRateLimitedError extends TeacherError {
+  override name = 'TeacherRateLimitedError';
+  override readonly retryable = true;
+  constructor(readonly retryAfterMs: number | undefined) {
+    super(`teacher rate limit hit (HTTP 429)${retryAfterMs !== undefined ? `; retry after ${Math.ceil(retryAfterMs)} ms` : ''}`);
+  }
+}
+
+/** 5xx: the teacher failed; it may have run the model before failing. */
+export class TeacherServerError extends TeacherError {
+  override name = 'TeacherServerError';
+  override readonly retryable = true;
+  override readonly maybeProcessed = true;
+  constructor(readonly status: number, detail: string) {
+    super(`teacher failed (HTTP ${status})${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** No complete reply within the per-request timeout. */
+export class TeacherTimeoutError extends TeacherError {
+  override name = 'TeacherTimeoutError';
+  override readonly retryable = true;
+  override readonly maybeProcessed = true;
+  constructor(readonly timeoutMs: number) {
+    super(`teacher did not answer within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * The connection failed. `reachedServer` is false when it was never established (refused,
+ * unknown host), so nothing can have been processed.
+ */
+export class TeacherConnectionError extends TeacherError {
+  override name = 'TeacherConnectionError';
+  override readonly retryable = true;
+  override readonly maybeProcessed: boolean;
+  constructor(readonly code: string, reachedServer: boolean, cause?: unknown) {
+    super(`connection to the teacher failed (${code})`, { cause });
+    this.maybeProcessed = reachedServer;
+  }
+}
+
+/** A 2xx reply whose body cannot be read (truncated, not JSON, wrong framing): retried. */
+export class TeacherMalformedReplyError extends TeacherError {
+  override name = 'TeacherMalformedReplyError';
+  override readonly retryable = true;
+  override readonly maybeProcessed = true;
+}
+
+/** The settings cannot work (missing environment variable, bad URL). */
+export class TeacherConfigError extends TeacherError {
+  override name = 'TeacherConfigError';
+}
+
+/** Too many requests in a row failed: the run pauses; everything answered so far is cached. */
+export class TeacherCircuitOpenError extends TeacherError {
+  override name = 'TeacherCircuitOpenError';
+  constructor(readonly failures: number, cause: unknown) {
+    super(
+      `teacher circuit open after ${failures} consecutive failed requests (last: ${(cause as Error)?.message ?? String(cause)}); ` +
+        'the run is paused and can be resumed without re-sending answered samples',
+      { cause },
+    );
+  }
+}
