@@ -10,7 +10,7 @@ import type { Recipe, DataSourceSpec } from '../recipe/recipe-schema.ts';
 import { parseRecipe, resolveRecipePath } from '../recipe/load-recipe.ts';
 import { initBackend, describeBackend, type BackendChoice, type BackendKey } from '../backends/select-backend.ts';
 import { openTeacher } from '../teachers/index.ts';
-import { TeacherClient } from '../teachers/teacher-client.ts';
+import { TeacherClient, type TeacherClientOptions } from '../teachers/teacher-client.ts';
 import { QueryBudget } from '../teachers/query-budget.ts';
 import { checkInputFits, specImageDims } from '../teachers/preprocess.ts';
 import type { TeacherInputSpec } from '../teachers/teacher.ts';
@@ -28,6 +28,7 @@ import { predictClasses, agreement } from '../training/evaluate.ts';
 import type { TrainState } from '../training/trainer.ts';
 import { Rng } from '../util/rng.ts';
 import type { Store } from '../store/store.ts';
+import { SqliteReplyCache } from '../store/sqlite-reply-cache.ts';
 import { eta, type EpochMetrics, type RunEvent } from './run-events.ts';
 import { validateRecipeReferences } from './validate-references.ts';
 import { absolutizeRecipe } from './recipe-paths.ts';
@@ -195,7 +196,8 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
         }
         // Metrics past the checkpoint belong to an epoch that was lost; it will be trained again.
         store.db.prepare('DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?').run(runId, resume?.epoch ?? 0);
-        const spentBefore = store.getRun(runId).queriesSpent;
+        // Spend is counted from the replies this run inserted into the cache: exact even after a kill.
+        const spentBefore = SqliteReplyCache.spentBy(store.db, runId, 'train');
 
         // Held-out teacher replies, counted apart from the training budget, so fidelity can be measured.
         let teacherTest: Int32Array | undefined;
@@ -203,15 +205,19 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
         let teacherAccuracy = NaN;
         if (test && recipe.budget.evaluationQueries) {
           emit({ type: 'phase', phase: 'evaluate-teacher', message: `asking the teacher about ${test.count} held-out images (evaluation only)` });
-          const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), { maxBatch: recipe.teacher.maxBatch });
+          const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'eval' })));
           const replies = await evalClient.label(test.images, test.count, test.height * test.width * test.channels);
           teacherTest = replies.top1;
-          evaluationQueries = evalClient.sent;
+          evaluationQueries = SqliteReplyCache.spentBy(store.db, runId, 'eval');
           if (test.labels) teacherAccuracy = agreement(teacherTest, test.labels);
         }
 
-        const client = new TeacherClient(teacher, new QueryBudget(Math.max(0, recipe.budget.queries - spentBefore)), { maxBatch: recipe.teacher.maxBatch });
-        const queriesSoFar = () => spentBefore + client.sent;
+        const client = new TeacherClient(
+          teacher,
+          new QueryBudget(Math.max(0, recipe.budget.queries - spentBefore)),
+          clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'train' })),
+        );
+        const queriesSoFar = () => SqliteReplyCache.spentBy(store.db, runId, 'train');
         const epochs: EpochMetrics[] = store.metrics(runId).map((m) => ({
           epoch: m.epoch, loss: m.loss, accuracy: m.accuracy ?? NaN, fidelity: m.fidelity ?? NaN, seconds: m.seconds, samplesPerSecond: local.count / m.seconds, queries: m.queries,
         }));
@@ -343,6 +349,10 @@ async function exportAndCheck(
   });
   if (!parity.ok) throw new Error(`exported ONNX differs from the trained student by ${parity.maxAbsDiff} (> 1e-4): ${file}`);
   return { path: file, bytes: exported.bytes.length, opset: exported.opset, inputLayout: recipe.export.inputLayout, maxAbsDiff: parity.maxAbsDiff, parityOk: parity.ok };
+}
+
+function clientOptions(recipe: Recipe, cache: SqliteReplyCache): TeacherClientOptions {
+  return { maxBatch: recipe.teacher.maxBatch, cache };
 }
 
 function processAlive(pid: number): boolean {

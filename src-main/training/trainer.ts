@@ -123,7 +123,9 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
         epoch,
         rngState,
         optimizer: await Promise.all(
-          (await optimizer.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: (await w.tensor.data()) as Float32Array })),
+          // Stored as float32 throughout: the step count is an int32 tensor, exact in float32 up to
+          // 2^24 steps, and one dtype keeps the checkpoint file a single flat array.
+          (await optimizer.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })),
         ),
       });
       await s.onEpoch?.({ epoch, epochs: s.epochs, loss: epochLoss, seconds: (performance.now() - t0) / 1000, samples: count, snapshot });
