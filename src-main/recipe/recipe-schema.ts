@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { RESPONSE_KINDS } from '../teachers/responses.ts';
+import { teacherAuthSchema } from '../teachers/auth.ts';
 
 export const RECIPE_VERSION = 1;
 
@@ -28,6 +29,38 @@ const teacher = z.strictObject({
   topK: z.number().int().min(1).optional(),
   classNames: z.array(z.string()).optional(),
   maxBatch: z.number().int().min(1).max(65536).default(256),
+  // Remote teachers (kserve-v2, tf-serving, torchserve, http-json); see src-main/teachers/*-teacher.ts.
+  /** Endpoint base URL (http-json: the full URL). */
+  url: z.string().url().optional(),
+  modelName: z.string().min(1).optional(),
+  modelVersion: z.string().min(1).optional(),
+  /** Names the environment variable holding the token; the token itself never goes in a recipe. */
+  auth: teacherAuthSchema.optional(),
+  /** Extra, non-secret request headers. */
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Class count, where neither metadata, class names nor a probe can tell (top-k, top-1 teachers). */
+  numClasses: z.number().int().min(2).optional(),
+  timeoutMs: z.number().int().positive().max(600_000).optional(),
+  /** Requests in flight at once (default 1). */
+  concurrency: z.number().int().min(1).max(64).default(1),
+  /** Retries of a transient failure per request (default 4). */
+  retries: z.number().int().min(0).max(20).default(4),
+  /** Consecutive failed requests that pause the run (default 8). */
+  circuitThreshold: z.number().int().min(1).max(1000).default(8),
+  /** kserve-v2: binary tensor extension. */
+  binary: z.boolean().optional(),
+  outputName: z.string().optional(),
+  /** tf-serving: row (`instances`) or column (`inputs`) form. */
+  form: z.enum(['row', 'column']).optional(),
+  signatureName: z.string().optional(),
+  outputKey: z.string().optional(),
+  /** torchserve: JSON batches or one raw PNG per image. */
+  body: z.enum(['json', 'raw']).optional(),
+  /** http-json: request template (the string "$batch" marks the batch) and reply path. */
+  method: z.enum(['POST', 'PUT']).optional(),
+  bodyTemplate: z.unknown().optional(),
+  sampleForm: z.enum(['nested', 'flat']).optional(),
+  replyPath: z.string().optional(),
 });
 
 const dataSource = z.discriminatedUnion('kind', [

@@ -27,13 +27,13 @@ export interface KServeRequest {
   classification?: number;
 }
 
-export function kserveMetadata(model: ServedModel, numOutputs: number[]) {
+export function kserveMetadata(model: ServedModel, outputShape: number[], outputDatatype: string) {
   return {
     name: model.name,
     versions: [model.version],
     platform: 'onnxruntime_onnx',
     inputs: [{ name: model.inputName, datatype: 'FP32', shape: model.inputShape }],
-    outputs: [{ name: model.outputName, datatype: 'FP32', shape: numOutputs }],
+    outputs: [{ name: model.outputName, datatype: outputDatatype, shape: outputShape }],
   };
 }
 

@@ -1,31 +1,33 @@
 /**
- * What the teacher server has seen, for `/stats`: tests use the per-input-hash counts to prove
- * that no sample was sent twice and that the client's budget matches what reached the model.
- * A sample is "received" once its request passed auth and rate limiting and was read; that is
- * the point from which a paid API could bill it.
+ * What the teacher server has seen, for `/stats`. A sample is "received" once its request passed
+ * auth and rate limiting and was read (from then on a paid API could bill it), and "served" once
+ * a complete 2xx reply carrying it was written. Per-input-hash counts let tests prove that no
+ * sample was answered twice and that the client's budget matches what reached the model.
  */
 import { createHash } from 'node:crypto';
 
 export interface TeacherServerStats {
   requests: number;
   inferRequests: number;
-  /** Samples in requests that reached the model stage (billable), failed or not. */
+  /** Samples in requests that reached the model stage (billable), answered or not. */
   samplesReceived: number;
   /** Samples in complete 2xx replies. */
   samplesServed: number;
+  /** Distinct inputs served. */
   uniqueSamples: number;
-  /** Received samples whose exact bytes had been received before. */
+  /** Served samples whose exact bytes had been served before: what a reply cache must prevent. */
   duplicateSamples: number;
+  /** Received samples whose exact bytes had been received before (retries after a lost reply included). */
+  duplicateReceived: number;
   byStatus: Record<string, number>;
-  /** Per SHA-256 of each sample's float32 bytes, how often it was received (only when asked for). */
+  /** Per SHA-256 of each sample's float32 bytes, how often it was served (only when asked for). */
   hashes?: Record<string, number>;
 }
 
 export class StatsRecorder {
-  private readonly s: Omit<TeacherServerStats, 'uniqueSamples' | 'hashes'> = {
-    requests: 0, inferRequests: 0, samplesReceived: 0, samplesServed: 0, duplicateSamples: 0, byStatus: {},
-  };
-  private readonly seen = new Map<string, number>();
+  private readonly s = { requests: 0, inferRequests: 0, samplesReceived: 0, samplesServed: 0, duplicateSamples: 0, duplicateReceived: 0, byStatus: {} as Record<string, number> };
+  private readonly receivedBy = new Map<string, number>();
+  private readonly servedBy = new Map<string, number>();
 
   request(): void {
     this.s.requests++;
@@ -35,29 +37,37 @@ export class StatsRecorder {
     this.s.byStatus[code] = (this.s.byStatus[code] ?? 0) + 1;
   }
 
-  /** Records the samples of one infer request; `input` holds count samples of `per` values. */
-  received(input: Float32Array, count: number, per: number): void {
+  /** Records one infer request's samples (`count` of `per` values) and returns their hashes. */
+  received(input: Float32Array, count: number, per: number): string[] {
     this.s.inferRequests++;
     this.s.samplesReceived += count;
     const bytes = new Uint8Array(input.buffer, input.byteOffset, count * per * 4);
+    const hashes: string[] = [];
     for (let i = 0; i < count; i++) {
       const h = createHash('sha256').update(bytes.subarray(i * per * 4, (i + 1) * per * 4)).digest('hex');
-      const n = (this.seen.get(h) ?? 0) + 1;
-      this.seen.set(h, n);
-      if (n > 1) this.s.duplicateSamples++;
+      hashes.push(h);
+      const n = (this.receivedBy.get(h) ?? 0) + 1;
+      this.receivedBy.set(h, n);
+      if (n > 1) this.s.duplicateReceived++;
     }
+    return hashes;
   }
 
-  served(count: number): void {
-    this.s.samplesServed += count;
+  served(hashes: string[]): void {
+    this.s.samplesServed += hashes.length;
+    for (const h of hashes) {
+      const n = (this.servedBy.get(h) ?? 0) + 1;
+      this.servedBy.set(h, n);
+      if (n > 1) this.s.duplicateSamples++;
+    }
   }
 
   snapshot(withHashes = false): TeacherServerStats {
     return {
       ...this.s,
       byStatus: { ...this.s.byStatus },
-      uniqueSamples: this.seen.size,
-      ...(withHashes ? { hashes: Object.fromEntries(this.seen) } : {}),
+      uniqueSamples: this.servedBy.size,
+      ...(withHashes ? { hashes: Object.fromEntries(this.servedBy) } : {}),
     };
   }
 }

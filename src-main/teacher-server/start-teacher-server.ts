@@ -84,6 +84,7 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
   const random = seededRandom(opts.seed ?? 1);
   const maxBody = opts.maxBodyBytes ?? 256 * 1024 * 1024;
   const outputShape = response === 'top-1' ? [-1] : response === 'top-k' ? [-1, topK] : [-1, model.numClasses];
+  const outputDatatype = response === 'top-1' ? 'INT64' : response === 'top-k' ? 'BYTES' : opts.fp16 ? 'FP16' : 'FP32';
   let inferCount = 0;
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -99,7 +100,7 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
       const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer|\/ready)?$/.exec(p);
       if (m) {
         checkModel(m[1], m[2]);
-        if (!m[3] && req.method === 'GET') return send(res, 200, kserveMetadata(model, outputShape));
+        if (!m[3] && req.method === 'GET') return send(res, 200, kserveMetadata(model, outputShape, outputDatatype));
         if (m[3] === '/ready') return send(res, 200, {});
         if (m[3] === '/infer' && req.method === 'POST') return infer(req, res, 'kserve-v2');
       }
@@ -141,14 +142,15 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
     if (fault.status && fault.status < 500) {
       return send(res, fault.status, { error: `injected ${fault.status}` }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
     }
-    stats.received(input, count, model.sampleSize);
+    const hashes = stats.received(input, count, model.sampleSize);
     if (fault.status) return send(res, fault.status, { error: 'injected failure' }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
     if (fault.reset) {
       req.socket.destroy();
       return;
     }
     if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
-    if (res.destroyed) return;
+    // The client went away (killed, timed out): nothing can be delivered, so nothing is served.
+    if (res.destroyed || req.socket.destroyed) return;
     const raw = await model.run(input, count);
     const shaped = shapeReply(model, raw, count, response, topK);
     const reply = fault.dropRow ? shapeReply(model, raw.subarray(0, (count - 1) * model.numClasses), count - 1, response, topK) : shaped;
@@ -168,8 +170,9 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
       res.write(out.subarray(0, out.length >> 1), () => res.destroy());
       return;
     }
+    if (req.socket.destroyed) return;
     stats.status(200);
-    stats.served(count);
+    stats.served(hashes);
     res.writeHead(200, { 'content-type': type, 'content-length': out.length, ...headers });
     res.end(out);
   };
