@@ -8,6 +8,7 @@ import type { RunSummary } from '../jobs/run-distillation.ts';
 import { parseRecipe } from '../recipe/load-recipe.ts';
 import type { Recipe } from '../recipe/recipe-schema.ts';
 import { RunNotFoundError } from './errors.ts';
+import { Store } from '../store/store.ts';
 
 export interface LocatedRun {
   runId: string;
@@ -19,12 +20,27 @@ export interface LocatedRun {
 }
 
 export function locateRun(home: string, idOrDir: string): LocatedRun {
-  const runDir = existsSync(path.join(idOrDir, 'summary.json')) ? path.resolve(idOrDir) : path.join(home, 'runs', idOrDir);
+  let runDir: string;
+  if (existsSync(path.join(idOrDir, 'summary.json'))) runDir = path.resolve(idOrDir);
+  else {
+    // The store resolves unique id prefixes and knows runs that never finished.
+    const store = Store.open(home);
+    try {
+      runDir = path.join(home, 'runs', store.getRun(idOrDir).id);
+    } catch (err) {
+      throw new RunNotFoundError((err as Error).message);
+    } finally {
+      store.close();
+    }
+  }
   const summaryFile = path.join(runDir, 'summary.json');
   if (!existsSync(summaryFile)) {
     throw new RunNotFoundError(`no finished run "${idOrDir}" (looked for ${summaryFile}); a run that was stopped or failed has no summary`);
   }
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummary;
+  if (summary.status && summary.status !== 'completed') {
+    throw new RunNotFoundError(`run "${summary.runId}" is ${summary.status}, not completed: resume it before exporting`);
+  }
   const recipeFile = path.join(runDir, 'recipe.json');
   const recipe = parseRecipe(JSON.parse(readFileSync(recipeFile, 'utf8')), recipeFile);
   const studentDir = path.join(runDir, 'student');

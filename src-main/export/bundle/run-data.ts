@@ -12,6 +12,8 @@ import { Rng } from '../../util/rng.ts';
 import type { LocatedRun } from '../locate-run.ts';
 import type { CalibrationSet } from '../precisions.ts';
 import type { EvalSet } from '../verify-precision.ts';
+import { readTeacherManifest } from '../../teachers/onnx-local-teacher.ts';
+import { resolveRecipePath } from '../../recipe/load-recipe.ts';
 
 export interface RunData {
   calibration: CalibrationSet & { source: string; matchesRunFingerprint: boolean };
@@ -58,11 +60,24 @@ export function loadRunData(run: LocatedRun, opts: RunDataOptions): RunData {
   }
   const limit = opts.evaluationLimit ?? recipe.data.testLimit;
   if (limit && evalSet.count > limit) evalSet = subset(evalSet, Array.from({ length: limit }, (_, i) => i));
-  const classNames = recipe.teacher.classNames ?? evalSet.classNames ?? fullTrain.classNames
+  const classNames = recipe.teacher.classNames ?? manifestClassNames(recipe.teacher.model, opts.baseDir) ?? evalSet.classNames ?? fullTrain.classNames
     ?? Array.from({ length: summary.teacher.numClasses }, (_, i) => `class ${i}`);
   return {
     calibration,
     evaluation: { images: evalSet.images, count: evalSet.count, dims: dims(evalSet), labels: heldOut ? evalSet.labels : undefined, source, heldOut },
     classNames,
   };
+}
+
+/**
+ * The student's outputs are the teacher's classes, so the teacher's names are the right labels.
+ * The run summary does not record them yet; a local teacher's manifest does.
+ */
+function manifestClassNames(model: string | undefined, baseDir: string): string[] | undefined {
+  if (!model?.endsWith('.json')) return undefined;
+  try {
+    return readTeacherManifest(resolveRecipePath(model, baseDir)).classNames;
+  } catch {
+    return undefined;
+  }
 }
