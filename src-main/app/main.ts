@@ -33,6 +33,8 @@ function createWindow(): void {
 }
 
 app.whenReady().then(() => {
+  // The store and run folders follow the platform convention for app data (the CLI's default too).
+  process.env.DISTILL_HOME ??= app.getPath('userData');
   session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
     cb({
       responseHeaders: {

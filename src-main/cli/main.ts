@@ -131,8 +131,10 @@ export async function main(argv: string[]): Promise<number> {
           summary = await startRun({ ...job, recipe, baseDir, project: values.project });
         }
         process.off('SIGINT', onSigint);
-        if (values.json) process.stdout.write(JSON.stringify(jsonLine(summary)) + '\n');
-        else process.stdout.write(summaryTable(summary) + '\n');
+        const project = job.store.getRun(summary.runId).project;
+        const projectQueries = job.store.projectQueries(project);
+        if (values.json) process.stdout.write(JSON.stringify({ ...jsonLine(summary), project, projectQueries }) + '\n');
+        else process.stdout.write(summaryTable(summary) + `\nproject "${project}": ${projectQueries} teacher queries over all its runs\n`);
         return 0;
       }
       case 'validate': {

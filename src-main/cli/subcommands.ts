@@ -6,4 +6,7 @@ export interface Subcommand {
   run(args: string[]): Promise<number>;
 }
 
-export const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {};
+export const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {
+  export: { summary: 'write an edge bundle from a run', load: () => import('./export-command.ts') },
+  teacher: { summary: 'probe or serve a teacher', load: () => import('./teacher-command.ts') },
+};

@@ -11,6 +11,7 @@ import { parseRecipe, resolveRecipePath } from '../recipe/load-recipe.ts';
 import { initBackend, describeBackend, type BackendChoice, type BackendKey } from '../backends/select-backend.ts';
 import { openTeacher } from '../teachers/index.ts';
 import { TeacherClient, type TeacherClientOptions } from '../teachers/teacher-client.ts';
+import { TeacherCircuitOpenError, TeacherRateLimitedError, TeacherTimeoutError, TeacherConnectionError } from '../teachers/errors.ts';
 import { QueryBudget } from '../teachers/query-budget.ts';
 import { checkInputFits, specImageDims } from '../teachers/preprocess.ts';
 import type { TeacherInputSpec } from '../teachers/teacher.ts';
@@ -58,7 +59,7 @@ export interface RunSummary {
   recipe: string;
   engineVersion: string;
   backend: BackendChoice;
-  teacher: { id: string; name: string; protocol: string; responseKind: string; numClasses: number };
+  teacher: { id: string; name: string; protocol: string; responseKind: string; numClasses: number; classNames?: string[] };
   student: { key: string; params: number; flops: number };
   method: { key: string; targets: string; plan: { total: number; items: { purpose: string; queries: number }[]; notes: string[] } };
   data: { train: string; origin?: string; n: number; fingerprint: string; test?: string; testCount: number };
@@ -72,6 +73,8 @@ export interface RunSummary {
   costEstimate: number;
   /** Held-out queries made only to measure fidelity and teacher accuracy. */
   evaluationQueries: number;
+  /** Samples sent while opening the teacher to detect its reply kind (only when undeclared). */
+  openQueries: number;
   epochs: EpochMetrics[];
   /** Epoch the last session started from (0 for a fresh run). */
   resumedFromEpoch: number;
@@ -196,8 +199,10 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
         }
         // Metrics past the checkpoint belong to an epoch that was lost; it will be trained again.
         store.db.prepare('DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?').run(runId, resume?.epoch ?? 0);
-        // Spend is counted from the replies this run inserted into the cache: exact even after a kill.
-        const spentBefore = SqliteReplyCache.spentBy(store.db, runId, 'train');
+        // What earlier sessions spent: the running counter (which includes charged failures) or the
+        // replies this run inserted into the cache, whichever is larger — the cache row is committed
+        // before the counter, so after a kill the counter alone could fall one batch short.
+        const spentBefore = Math.max(store.getRun(runId).queriesSpent, SqliteReplyCache.spentBy(store.db, runId, 'train'));
 
         // Held-out teacher replies, counted apart from the training budget, so fidelity can be measured.
         let teacherTest: Int32Array | undefined;
@@ -205,19 +210,19 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
         let teacherAccuracy = NaN;
         if (test && recipe.budget.evaluationQueries) {
           emit({ type: 'phase', phase: 'evaluate-teacher', message: `asking the teacher about ${test.count} held-out images (evaluation only)` });
-          const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'eval' })));
+          const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'eval' }), emit));
           const replies = await evalClient.label(test.images, test.count, test.height * test.width * test.channels);
           teacherTest = replies.top1;
           evaluationQueries = SqliteReplyCache.spentBy(store.db, runId, 'eval');
           if (test.labels) teacherAccuracy = agreement(teacherTest, test.labels);
         }
 
-        const client = new TeacherClient(
-          teacher,
-          new QueryBudget(Math.max(0, recipe.budget.queries - spentBefore)),
-          clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'train' })),
-        );
-        const queriesSoFar = () => SqliteReplyCache.spentBy(store.db, runId, 'train');
+        const budget = new QueryBudget(Math.max(0, recipe.budget.queries - spentBefore), {
+          pricePer1000: recipe.budget.pricePer1000,
+          onSpend: () => store.updateRun(runId, { queriesSpent: spentBefore + budget.spent }),
+        });
+        const client = new TeacherClient(teacher, budget, clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'train' }), emit));
+        const queriesSoFar = () => spentBefore + budget.spent;
         const epochs: EpochMetrics[] = store.metrics(runId).map((m) => ({
           epoch: m.epoch, loss: m.loss, accuracy: m.accuracy ?? NaN, fidelity: m.fidelity ?? NaN, seconds: m.seconds, samplesPerSecond: local.count / m.seconds, queries: m.queries,
         }));
@@ -240,7 +245,6 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
               labelStart = performance.now();
               emit({ type: 'phase', phase: 'label', message: `labelling ${p.total} images with the teacher` });
             }
-            store.updateRun(runId, { queriesSpent: queriesSoFar() });
             emit({ type: 'label-progress', ...p, etaSeconds: eta((performance.now() - labelStart) / 1000, p.done / p.total) });
           },
           onStep: (s) => {
@@ -295,7 +299,7 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
           recipe: recipe.name,
           engineVersion: ENGINE_VERSION,
           backend,
-          teacher: { id: info.id, name: info.name, protocol: info.protocol, responseKind: info.responseKind, numClasses: info.numClasses },
+          teacher: { id: info.id, name: info.name, protocol: info.protocol, responseKind: info.responseKind, numClasses: info.numClasses, classNames: info.classNames },
           student: { key: studentSpec.key, params: stats.params, flops: stats.flops },
           method: { key: method.key, targets: result.targets, plan },
           data: { train: trainSource.label, origin: trainSource.origin, n: local.count, fingerprint, test: testSource, testCount: test?.count ?? 0 },
@@ -305,6 +309,7 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
           queries: queriesSoFar(),
           budget: recipe.budget.queries,
           costEstimate: (queriesSoFar() / 1000) * recipe.budget.pricePer1000,
+          openQueries: info.openQueries ?? 0,
           evaluationQueries,
           epochs,
           resumedFromEpoch: resume?.epoch ?? 0,
@@ -323,7 +328,9 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
       await teacher.close();
     }
   } catch (err) {
-    store.updateRun(runId, { status: 'failed', error: (err as Error).message, pid: null });
+    const resumable = isResumableTeacherFailure(err);
+    store.updateRun(runId, { status: resumable ? 'paused' : 'failed', error: (err as Error).message, pid: null });
+    if (resumable) emit({ type: 'log', message: `paused: ${(err as Error).message}. Every reply already paid for is stored; \`distill resume ${runId}\` continues.` });
     throw err;
   }
 }
@@ -351,8 +358,21 @@ async function exportAndCheck(
   return { path: file, bytes: exported.bytes.length, opset: exported.opset, inputLayout: recipe.export.inputLayout, maxAbsDiff: parity.maxAbsDiff, parityOk: parity.ok };
 }
 
-function clientOptions(recipe: Recipe, cache: SqliteReplyCache): TeacherClientOptions {
-  return { maxBatch: recipe.teacher.maxBatch, cache };
+function clientOptions(recipe: Recipe, cache: SqliteReplyCache, emit: (e: RunEvent) => void): TeacherClientOptions {
+  const t = recipe.teacher;
+  return {
+    maxBatch: t.maxBatch,
+    concurrency: t.concurrency,
+    retries: t.retries,
+    circuitThreshold: t.circuitThreshold,
+    cache,
+    onRetry: (r) => emit({ type: 'log', message: `teacher: ${r.error.message}; retrying in ${Math.round(r.delayMs)} ms` }),
+  };
+}
+
+/** Teacher trouble that a later resume can get past: nothing paid for is lost, so pause instead of failing. */
+function isResumableTeacherFailure(err: unknown): boolean {
+  return err instanceof TeacherCircuitOpenError || err instanceof TeacherRateLimitedError || err instanceof TeacherTimeoutError || err instanceof TeacherConnectionError;
 }
 
 function processAlive(pid: number): boolean {
