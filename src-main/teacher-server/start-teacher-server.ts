@@ -148,9 +148,20 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
       req.socket.destroy();
       return;
     }
+    let clientGone = false;
+    const onGone = () => (clientGone = true);
+    req.socket.on('close', onGone);
+    req.socket.on('end', onGone);
+    // Keep-alive sockets carry many requests: drop this request's listeners when it is done.
+    res.once('close', () => {
+      req.socket.off('close', onGone);
+      req.socket.off('end', onGone);
+    });
     if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
-    // The client went away (killed, timed out): nothing can be delivered, so nothing is served.
-    if (res.destroyed || req.socket.destroyed) return;
+    // Let pending I/O land first: a client killed during the delay has its FIN queued behind the
+    // timer. A reply computed for a connection that is gone is never delivered, so it is not served.
+    await new Promise((r) => setImmediate(r));
+    if (clientGone || res.destroyed || req.socket.destroyed) return;
     const raw = await model.run(input, count);
     const shaped = shapeReply(model, raw, count, response, topK);
     const reply = fault.dropRow ? shapeReply(model, raw.subarray(0, (count - 1) * model.numClasses), count - 1, response, topK) : shaped;
@@ -170,7 +181,7 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
       res.write(out.subarray(0, out.length >> 1), () => res.destroy());
       return;
     }
-    if (req.socket.destroyed) return;
+    if (clientGone || req.socket.destroyed) return;
     stats.status(200);
     stats.served(hashes);
     res.writeHead(200, { 'content-type': type, 'content-length': out.length, ...headers });

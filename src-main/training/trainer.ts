@@ -57,6 +57,14 @@ export interface TrainResult {
   stopped: boolean;
 }
 
+/** Adam's running products β₁^t and β₂^t, which getWeights() leaves out. */
+const BIAS_POWERS = ['accBeta1', 'accBeta2'];
+
+function biasPower(optimizer: tf.Optimizer, name: string): tf.Variable | undefined {
+  const v = (optimizer as unknown as Record<string, unknown>)[name];
+  return v instanceof tf.Variable ? v : undefined;
+}
+
 export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
   const { dims, count } = s;
   const per = dims.height * dims.width * dims.channels;
@@ -66,7 +74,13 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
   // same places in a freshly built model.
   const variables = s.model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (s.resume) {
-    await optimizer.setWeights(s.resume.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape) })));
+    const moments = s.resume.optimizer.filter((w) => !BIAS_POWERS.includes(w.name));
+    await optimizer.setWeights(moments.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape) })));
+    // setWeights recomputes β^t with pow(), which differs in the last bits from the running
+    // product Adam keeps; restoring the saved products makes a resumed run bit-identical.
+    for (const w of s.resume.optimizer) {
+      if (BIAS_POWERS.includes(w.name)) biasPower(optimizer, w.name)?.assign(tf.scalar(w.values[0]));
+    }
     s.rng.setState(s.resume.rngState);
   }
   const order = new Int32Array(count);
@@ -126,7 +140,13 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
           // Stored as float32 throughout: the step count is an int32 tensor, exact in float32 up to
           // 2^24 steps, and one dtype keeps the checkpoint file a single flat array.
           (await optimizer.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })),
-        ),
+        ).then((ws) => [
+          ...ws,
+          ...BIAS_POWERS.flatMap((name) => {
+            const v = biasPower(optimizer, name);
+            return v ? [{ name, shape: [], values: Float32Array.from(v.dataSync()) }] : [];
+          }),
+        ]),
       });
       await s.onEpoch?.({ epoch, epochs: s.epochs, loss: epochLoss, seconds: (performance.now() - t0) / 1000, samples: count, snapshot });
     }
