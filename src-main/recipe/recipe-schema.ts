@@ -5,25 +5,17 @@
  */
 import { z } from 'zod';
 import { RESPONSE_KINDS } from '../teachers/responses.ts';
+import { inputSpecSchema } from '../teachers/input-spec-schema.ts';
 import { teacherAuthSchema } from '../teachers/auth.ts';
 
 export const RECIPE_VERSION = 1;
 
-const inputSpec = z.strictObject({
-  name: z.string().optional(),
-  shape: z.array(z.number().int()).length(4),
-  layout: z.enum(['NCHW', 'NHWC']),
-  dtype: z.literal('float32').default('float32'),
-  scale: z.tuple([z.number(), z.number()]).default([0, 1]),
-  mean: z.array(z.number()).optional(),
-  std: z.array(z.number().positive()).optional(),
-});
 
 const teacher = z.strictObject({
   protocol: z.string().min(1),
   /** onnx-local: a teacher manifest (.json) or a model (.onnx). */
   model: z.string().optional(),
-  input: inputSpec.optional(),
+  input: inputSpecSchema.optional(),
   /** What the teacher reveals; the run uses at most this much. */
   responseKind: z.enum(RESPONSE_KINDS).optional(),
   topK: z.number().int().min(1).optional(),

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
+import { inputSpecSchema } from './input-spec-schema.ts';
 import type { Teacher, TeacherInfo, TeacherInputSpec } from './teacher.ts';
 import { toTeacherInput, specImageDims } from './preprocess.ts';
 import {
@@ -20,15 +21,6 @@ import {
 } from './responses.ts';
 import { validateResponses } from './validate-responses.ts';
 
-export const inputSpecSchema = z.strictObject({
-  name: z.string().optional(),
-  shape: z.array(z.number().int()).length(4),
-  layout: z.enum(['NCHW', 'NHWC']),
-  dtype: z.literal('float32').default('float32'),
-  scale: z.tuple([z.number(), z.number()]).default([0, 1]),
-  mean: z.array(z.number()).optional(),
-  std: z.array(z.number().positive()).optional(),
-});
 
 /** The JSON file that sits beside a shipped ONNX teacher and declares how to talk to it. */
 export const teacherManifestSchema = z.object({

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { RESPONSE_KINDS } from './responses.ts';
-import { inputSpecSchema } from './onnx-local-teacher.ts';
+import { inputSpecSchema } from './input-spec-schema.ts';
 import { teacherAuthSchema, type TeacherAuth } from './auth.ts';
 import { TeacherConfigError } from './errors.ts';
 import type { TeacherInputSpec } from './teacher.ts';
