@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../util/project-root.ts';
 import { DataImportError } from './errors.ts';
 import { tryFindIdxPair } from './idx.ts';
 
@@ -25,13 +25,7 @@ export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
  * The project root: the nearest folder above this module holding package.json. Walking up
  * rather than counting levels keeps this right both from the sources and from a compiled dist/.
  */
-export function projectRoot(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(here, '..', '..');
-  }
-}
+export { projectRoot };
 
 export function demoFashionMnistDir(): string {
   return path.join(projectRoot(), 'resources', 'demo-data', 'fashion-mnist');

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../util/project-root.ts';
 import YAML from 'yaml';
 import { recipeSchema, type Recipe } from './recipe-schema.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PROJECT_ROOT = projectRoot();
 export const RESOURCES_DIR = path.join(PROJECT_ROOT, 'resources');
 
 /** Every problem with a recipe, so a user fixes them all in one go. */
