@@ -1,6 +1,7 @@
 // Lint with import boundaries: the engine never touches Electron, and the renderer never touches Node.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import svelteParser from 'svelte-eslint-parser';
 
 const nodeBuiltins = [
   'fs', 'path', 'os', 'child_process', 'worker_threads', 'http', 'https', 'net', 'crypto', 'zlib', 'stream', 'url', 'util', 'events', 'module',
@@ -38,8 +39,14 @@ export default tseslint.config(
     },
   },
   {
+    // Svelte components: parsed by svelte-eslint-parser, their <script lang="ts"> by typescript-eslint.
+    files: ['src-renderer/**/*.svelte', 'src-renderer/**/*.svelte.ts'],
+    languageOptions: { parser: svelteParser, parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
+  },
+  {
     // The renderer talks only to the typed API contract; it never imports Node code.
     files: ['src-renderer/**/*.ts', 'src-renderer/**/*.js', 'src-renderer/**/*.svelte'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly', WebSocket: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', console: 'readonly', atob: 'readonly', localStorage: 'readonly', HTMLCanvasElement: 'readonly', ImageData: 'readonly', matchMedia: 'readonly', HTMLElement: 'readonly', queueMicrotask: 'readonly', Event: 'readonly' } },
     rules: {
       'no-restricted-imports': ['error', {
         paths: [

@@ -1,60 +1,96 @@
 /**
- * The Electron shell: deliberately thin. It hardens the window and forwards the typed API to
- * the engine; all work happens in engine modules that never import electron.
- * (The full wizard, utility-process training and packaging are tracked as their own issue.)
+ * The Electron shell: deliberately thin. It hardens the window, serves the renderer over app://,
+ * and wires IPC to the same handler map the browser bridge uses (src-main/bridge/api-handlers.ts),
+ * behind the electron-free guard (src-main/bridge/ipc-guard.ts). Training runs in utility
+ * processes; tokens go to safeStorage.
  */
-import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isApiChannel } from '../api/contract.ts';
-import { listStudents } from '../students/index.ts';
-import { describeStudent } from '../students/describe.ts';
-import { ENGINE_VERSION } from '../jobs/run-distillation.ts';
+import { IPC, SHELL_API, ContractError, type RunPush } from '../api/contract.ts';
+import { createApiService, type ApiService } from '../bridge/api-handlers.ts';
+import { RunManager } from '../bridge/run-manager.ts';
+import { APP_ORIGIN, checkSender, guardIpc } from '../bridge/ipc-guard.ts';
+import { tarGzFolder } from '../bridge/tar-gz.ts';
+import { registerAppScheme, serveRenderer } from './app-protocol.ts';
+import { launchUtilityWorker } from './utility-worker.ts';
+import { SafeStorageVault } from './safe-storage-vault.ts';
+import { buildMenu } from './menu.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const windows = new Set<number>();
+const windows = new Map<number, BrowserWindow>();
+const isOurWindow = (id: number) => windows.has(id);
 
-function createWindow(): void {
+registerAppScheme();
+
+function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
     width: 1200,
-    height: 800,
-    webPreferences: {
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      preload: path.join(here, 'preload.cjs'),
-    },
+    height: 850,
+    show: false,
+    webPreferences: { contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, preload: path.join(here, 'preload.cjs') },
   });
-  windows.add(win.webContents.id);
-  win.on('closed', () => windows.delete(win.webContents.id));
-  win.webContents.on('will-navigate', (e) => e.preventDefault());
-  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  void win.loadFile(path.join(here, '..', '..', 'src-renderer', 'index.html'));
+  const id = win.webContents.id;
+  windows.set(id, win);
+  win.on('closed', () => windows.delete(id));
+  win.once('ready-to-show', () => win.show());
+  void win.loadURL(`${APP_ORIGIN}/index.html`);
+  return win;
 }
+
+/** Shell requests: native dialogs and the file manager, after the same sender and schema checks. */
+async function handleShell(service: ApiService, event: IpcMainInvokeEvent, channel: unknown, payload: unknown): Promise<unknown> {
+  checkSender(event, isOurWindow);
+  if (typeof channel !== 'string' || !Object.prototype.hasOwnProperty.call(SHELL_API, channel)) throw new ContractError('unknown shell channel');
+  const parsed = SHELL_API[channel as keyof typeof SHELL_API].safeParse(payload);
+  if (!parsed.success) throw new ContractError(`${channel}: ${parsed.error.message}`);
+  const win = BrowserWindow.fromWebContents(event.sender) ?? undefined;
+  const req = parsed.data as { title?: string; runId?: string };
+  if (channel === 'shell:pick-folder') {
+    const r = win ? await dialog.showOpenDialog(win, { title: req.title, properties: ['openDirectory'] }) : await dialog.showOpenDialog({ properties: ['openDirectory'] });
+    return r.canceled ? null : r.filePaths[0];
+  }
+  const dir = service.bundleDir(service.store.getRun(req.runId ?? '').id);
+  if (channel === 'shell:reveal') {
+    shell.showItemInFolder(dir);
+    return null;
+  }
+  const r = await dialog.showSaveDialog({ defaultPath: `distill-bundle-${req.runId}.tar.gz`, filters: [{ name: 'Bundle', extensions: ['tar.gz'] }] });
+  if (r.canceled || !r.filePath) return null;
+  writeFileSync(r.filePath, tarGzFolder(dir, `distill-bundle-${req.runId}`));
+  return r.filePath;
+}
+
+app.on('web-contents-created', (_e, contents) => {
+  // Navigation and new-window guards: our page stays our page.
+  contents.on('will-navigate', (e, url) => {
+    if (!url.startsWith(`${APP_ORIGIN}/`)) e.preventDefault();
+  });
+  contents.on('will-redirect', (e, url) => {
+    if (!url.startsWith(`${APP_ORIGIN}/`)) e.preventDefault();
+  });
+  contents.on('will-attach-webview', (e) => e.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+});
 
 app.whenReady().then(() => {
   // The store and run folders follow the platform convention for app data (the CLI's default too).
-  process.env.DISTILL_HOME ??= app.getPath('userData');
-  session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
-    cb({
-      responseHeaders: {
-        ...details.responseHeaders,
-        'Content-Security-Policy': ["default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"],
-      },
-    });
+  const home = (process.env.DISTILL_HOME ??= app.getPath('userData'));
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, done) => done(false));
+  serveRenderer();
+  const service = createApiService({ home, vault: new SafeStorageVault(app.getPath('userData')), runs: new RunManager(home, launchUtilityWorker) });
+  ipcMain.handle(IPC.api, guardIpc({ isOurWindow, dispatch: (c, r) => service.dispatch(c, r) }));
+  ipcMain.handle(IPC.shell, (event, channel: unknown, payload: unknown) => handleShell(service, event, channel, payload));
+  service.runs.onPush((p: RunPush) => {
+    for (const w of windows.values()) w.webContents.send(IPC.runPush, p);
   });
-  ipcMain.handle('api', (event, channel: unknown) => {
-    if (!windows.has(event.sender.id)) throw new Error('IPC from an unknown sender');
-    if (!isApiChannel(channel)) throw new Error('unknown API channel');
-    if (channel === 'engine:version') return { version: ENGINE_VERSION };
-    return listStudents().map((s) => {
-      const m = s.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
-      const d = describeStudent(m);
-      m.dispose();
-      return { key: s.key, title: s.title, params: d.params, flops: d.flops };
-    });
-  });
+  buildMenu({ home, newWindow: createWindow });
   createWindow();
+  app.on('before-quit', () => service.close());
 });
 
 app.on('window-all-closed', () => app.quit());

@@ -9,4 +9,5 @@ export interface Subcommand {
 export const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {
   export: { summary: 'write an edge bundle from a run', load: () => import('./export-command.ts') },
   teacher: { summary: 'probe or serve a teacher', load: () => import('./teacher-command.ts') },
+  serve: { summary: 'serve the UI and API on 127.0.0.1', load: () => import('./serve-command.ts') },
 };
