@@ -7,6 +7,7 @@ export interface Subcommand {
 }
 
 export const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {
+  experiment: { summary: 'run an experiment grid', load: () => import('./experiment-command.ts') },
   export: { summary: 'write an edge bundle from a run', load: () => import('./export-command.ts') },
   teacher: { summary: 'probe or serve a teacher', load: () => import('./teacher-command.ts') },
   serve: { summary: 'serve the UI and API on 127.0.0.1', load: () => import('./serve-command.ts') },

@@ -239,6 +239,13 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
           training: recipe.training,
           rng,
           resume,
+          // Image grids of what was sent to the teacher, for the user to see what the budget bought.
+          saveArtifact: (name, data) => {
+            const dir = path.join(runDir, 'artifacts');
+            mkdirSync(dir, { recursive: true });
+            writeFileSync(path.join(dir, path.basename(name)), data);
+            emit({ type: 'log', message: `saved ${path.join('artifacts', path.basename(name))}` });
+          },
           log: (message) => emit({ type: 'log', message }),
           onLabelProgress: (p) => {
             if (!labelStart) {

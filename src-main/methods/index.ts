@@ -1,4 +1,8 @@
 import './kd-soft.ts';
 import './kd-hard.ts';
+import './fs-bbt.ts';
+import './active-mixup.ts';
+import './gpd.ts';
+import './mekd.ts';
 
 export { getMethod, listMethods, checkMethodBlock } from './registry.ts';

@@ -40,6 +40,11 @@ export interface MethodContext extends PlanContext {
   resume?: TrainState;
   onStep(s: { epoch: number; step: number; steps: number }): void;
   shouldStop(): boolean;
+  /**
+   * Optional: stores a file (an image grid of what was sent to the teacher, its sidecar JSON)
+   * in the run folder under `artifacts/`. Methods call it when present and skip it otherwise.
+   */
+  saveArtifact?(name: string, data: Uint8Array | string): void;
 }
 
 export interface MethodResult {

@@ -48,6 +48,16 @@ export interface TrainSetup {
   onStep?: (s: { epoch: number; step: number; steps: number }) => void;
   /** Checked between steps; when it returns true the loop stops after the current step. */
   shouldStop?: () => boolean;
+  /**
+   * Optional in-place edit of each gathered batch (n rows of images and targets) after
+   * augmentation, e.g. on-the-fly MixUp; it costs no teacher queries.
+   */
+  batchHook?: (images: Float32Array, targets: Float32Array, n: number, rng: Rng) => void;
+  /**
+   * Optional replacement for `loss(model(x), y)`: the loss of a batch and the variables it trains
+   * (GPD trains a wide dynamic teacher whose slices are the student). Defaults to the model's own.
+   */
+  objective?: { variables: tf.Variable[]; loss: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar };
 }
 
 export interface TrainResult {
@@ -72,7 +82,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
   const optimizer = tf.train.adam(s.learningRate);
   // An explicit variable list fixes the order of Adam's slots, so a checkpoint restores into the
   // same places in a freshly built model.
-  const variables = s.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const variables = s.objective?.variables ?? s.model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (s.resume) {
     const moments = s.resume.optimizer.filter((w) => !BIAS_POWERS.includes(w.name));
     await optimizer.setWeights(moments.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape) })));
@@ -109,10 +119,12 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
           yBuf.set(s.targets.subarray(src * C, (src + 1) * C), i * C);
         }
         augmentBatch(xBuf, n, dims, s.augment, s.rng, scratch);
+        s.batchHook?.(xBuf, yBuf, n, s.rng);
         const x = tf.tensor4d(xBuf.subarray(0, n * per), [n, dims.height, dims.width, dims.channels]);
         const y = tf.tensor2d(yBuf.subarray(0, n * C), [n, C]);
+        const objective = s.objective;
         const loss = optimizer.minimize(
-          () => s.loss(s.model.apply(x, { training: true }) as tf.Tensor2D, y),
+          () => (objective ? objective.loss(x, y) : s.loss(s.model.apply(x, { training: true }) as tf.Tensor2D, y)),
           true,
           variables,
         ) as tf.Scalar;

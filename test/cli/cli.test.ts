@@ -60,6 +60,11 @@ test('distill run: a short recipe trains, reports JSON, and exports an ONNX mode
   assert.equal(summary.backend.key, 'wasm');
   assert.match(summary.backend.reason, /\S/);
   assert.equal(summary.method.plan.total, 300);
+  // What the budget bought is visible: a grid of the images sent, with the teacher's labels.
+  assert.ok(existsSync(path.join(out.runDir, 'artifacts', 'sent-real.png')));
+  const grid = JSON.parse(readFileSync(path.join(out.runDir, 'artifacts', 'sent-real.json'), 'utf8'));
+  assert.equal(grid.labels.length, 64);
+  assert.ok(grid.labels.every((c: number) => Number.isInteger(c) && c >= 0 && c < 10));
   assert.match(r.stderr, /backend wasm/);
   assert.match(r.stderr, /epoch +2/);
 });

@@ -1,0 +1,52 @@
+/**
+ * `distill experiment <spec|name>`: runs an experiment grid (see src-main/experiments/) and writes
+ * results.csv, results.md and accuracy-vs-queries plots. Running it again skips finished cells.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { defaultHome } from '../jobs/home.ts';
+import { Store } from '../store/store.ts';
+import { RESOURCES_DIR } from '../recipe/load-recipe.ts';
+import { loadExperimentSpec } from '../experiments/experiment-spec.ts';
+import { runExperiment } from '../experiments/run-experiment.ts';
+
+const USAGE = `usage: distill experiment <spec.yaml | shipped name, e.g. fashion-fewshot> [options]
+
+  --out DIR      where results go (default: docs/results/<name>)
+  --only LIST    comma-separated substrings; only cells whose id contains one run
+                 (ids look like lenet5-half/fs-bbt/probabilities/5000/s7)
+  --epochs N     override the spec's training epochs (recorded in results.md)
+  --home DIR     where runs and the reply cache are stored
+`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { out: { type: 'string' }, only: { type: 'string' }, epochs: { type: 'string' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help || positionals.length !== 1) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const arg = positionals[0];
+  const file = existsSync(arg) ? arg : path.join(RESOURCES_DIR, 'experiments', `${arg}.yaml`);
+  const { spec, baseDir } = loadExperimentSpec(file);
+  if (values.epochs) spec.training.epochs = Number(values.epochs);
+  const home = path.resolve(values.home ?? defaultHome());
+  const store = Store.open(home);
+  try {
+    const outDir = path.resolve(values.out ?? path.join('docs', 'results', spec.name));
+    const cells = await runExperiment({
+      spec, baseDir, store, home, outDir,
+      filter: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
+      log: (m) => process.stderr.write(`${m}\n`),
+    });
+    const failed = cells.filter((c) => c.status !== 'completed');
+    process.stdout.write(`${cells.length - failed.length} of ${cells.length} cells done; results in ${outDir}\n`);
+    return failed.length ? 1 : 0;
+  } finally {
+    store.close();
+  }
+}
+

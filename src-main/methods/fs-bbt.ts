@@ -1,0 +1,130 @@
+/**
+ * `fs-bbt` — Black-box Few-shot KD (Nguyen et al., ECCV 2022).
+ * The N local images are labelled once; a conditional VAE is trained on them conditioned on the
+ * teacher's top-1; a MixUp pool of M pairs (extreme λ dropped and replaced by as many CVAE samples)
+ * is labelled once; the student trains on real ∪ mixup ∪ CVAE against the teacher's replies, with
+ * on-the-fly MixUp and augmentation that cost no queries.
+ *
+ * Method state beyond the student (the CVAE, the pools) is not checkpointed: on resume it is rebuilt
+ * from the run's seed, and every reply comes back from the reply cache at no cost.
+ */
+import { z } from 'zod';
+import type { DistillMethod, PlanContext } from './method.ts';
+import { registerMethod } from './registry.ts';
+import { softTargets } from './soft-targets.ts';
+import { kdKlLoss, softCrossEntropy } from './losses.ts';
+import { labelLocalImages } from './label-local.ts';
+import { makeMixupPool, batchMixup } from './mixup.ts';
+import { ConditionalVae } from './cvae.ts';
+import { saveSentGrid } from './image-grid.ts';
+import { concatBlocks, imageSize, labelImages, top1Note } from './transfer-set.ts';
+import { trainStudent } from '../training/trainer.ts';
+import { Rng } from '../util/rng.ts';
+
+const kwargs = z.strictObject({
+  /** MixUp pairs M to label; default: everything the budget leaves after the N local images. */
+  mixupPairs: z.number().int().nonnegative().optional(),
+  /** CVAE training epochs (the paper uses 200 on Fashion-MNIST). */
+  cvaeEpochs: z.number().int().positive().max(1000).default(100),
+  /** Probability that a training row is mixed on the fly with another row of its batch. */
+  onTheFlyMixup: z.number().min(0).max(1).default(0.5),
+  /** Softening of the targets; the paper trains with plain soft-target cross-entropy (T = 1). */
+  temperature: z.number().positive().max(100).default(1),
+});
+
+function synthetic(ctx: PlanContext): number {
+  const k = kwargs.parse(ctx.kwargs);
+  const room = Math.max(0, ctx.budget - ctx.localCount);
+  return Math.min(room, k.mixupPairs ?? room);
+}
+
+export const fsBbt: DistillMethod<typeof kwargs> = {
+  key: 'fs-bbt',
+  title: 'FS-BBT: black-box few-shot KD (MixUp + CVAE)',
+  reference: 'Nguyen, Gupta, Do, Venkatesh, "Black-box Few-shot Knowledge Distillation", ECCV 2022',
+  formula: 'x = λx₁ + (1−λ)x₂ (λ∈(0.05,0.95)) ∪ CVAE samples; L = −Σ q·log softmax(s) on real ∪ synthetic, plus free on-the-fly MixUp',
+  kwargs,
+  plan(ctx) {
+    const M = synthetic(ctx);
+    const notes = [
+      'About 12% of MixUp pairs (λ ≤ 0.05 or ≥ 0.95) are replaced by as many CVAE samples, so the synthetic count is exactly M.',
+      'On-the-fly MixUp and augmentation during training cost no queries.',
+    ];
+    if (ctx.responseKind === 'top-1') notes.push(top1Note('targets are one-hot; on-the-fly MixUp still gives the student mixed targets.'));
+    if (ctx.responseKind === 'top-k') notes.push('Top-k replies: hidden classes share the remaining mass evenly.');
+    return {
+      total: ctx.localCount + M,
+      items: [
+        { purpose: 'label the local images (CVAE conditions and real targets)', queries: ctx.localCount },
+        { purpose: 'label the MixUp pool and CVAE samples', queries: M },
+      ],
+      notes,
+    };
+  },
+  async run(ctx) {
+    const k = kwargs.parse(ctx.kwargs);
+    const per = imageSize(ctx);
+    const local = ctx.local;
+    const dims = { height: local.height, width: local.width, channels: local.channels };
+    // Pool construction draws from its own generator forked once, so the training RNG's state (which
+    // checkpoints hold) is the same on a fresh run and a resume.
+    const poolRng = new Rng(ctx.rng.fork());
+    const realReplies = await labelLocalImages(ctx);
+    saveSentGrid(ctx, 'sent-real', { images: local.images, count: local.count, dims, labels: realReplies.top1 });
+    const M = synthetic(ctx);
+    const blocks: Float32Array[] = [local.images];
+    let synthImages: Float32Array = new Float32Array(0);
+    let synthCount = 0;
+    let targetsSynth: Float32Array = new Float32Array(0);
+    if (M > 0) {
+      const pool = makeMixupPool(local.images, local.count, per, M, poolRng);
+      const cvaeCount = M - pool.count;
+      ctx.log(`fs-bbt: ${pool.count} MixUp images and ${cvaeCount} CVAE samples to label`);
+      let cvaeImages: Float32Array = new Float32Array(0);
+      if (cvaeCount > 0) {
+        const cvae = new ConditionalVae(per, realReplies.numClasses, poolRng);
+        try {
+          const loss = await cvae.train(local.images, realReplies.top1, local.count, { epochs: k.cvaeEpochs, batchSize: 256, rng: poolRng, shouldStop: () => ctx.shouldStop() });
+          ctx.log(`fs-bbt: CVAE trained ${k.cvaeEpochs} epochs, final loss ${loss.toFixed(1)} per image`);
+          const sample = cvae.sample(cvaeCount, poolRng);
+          cvaeImages = sample.images;
+        } finally {
+          cvae.dispose();
+        }
+      }
+      synthImages = concatBlocks([pool.images, cvaeImages]);
+      synthCount = M;
+      const synthReplies = await labelImages(ctx, synthImages, synthCount);
+      saveSentGrid(ctx, 'sent-mixup', { images: pool.images, count: pool.count, dims, labels: synthReplies.top1 });
+      if (cvaeCount > 0) {
+        saveSentGrid(ctx, 'sent-cvae', { images: cvaeImages, count: cvaeCount, dims, labels: synthReplies.top1.subarray(pool.count) });
+      }
+      blocks.push(synthImages);
+      targetsSynth = softTargets(synthReplies, realReplies.kind === 'top-1' ? 1 : k.temperature).values;
+    }
+    const hard = realReplies.kind === 'top-1';
+    const T = hard ? 1 : k.temperature;
+    const real = softTargets(realReplies, T);
+    const targets = concatBlocks([real.values, targetsSynth]);
+    const count = local.count + synthCount;
+    const C = realReplies.numClasses;
+    const result = await trainStudent({
+      model: ctx.model,
+      images: concatBlocks(blocks),
+      targets,
+      count,
+      dims,
+      ...ctx.training,
+      rng: ctx.rng,
+      loss: T === 1 ? softCrossEntropy : (s, q) => kdKlLoss(s, q, T),
+      batchHook: batchMixup(k.onTheFlyMixup, per, C),
+      onEpoch: (e) => ctx.onEpoch(e),
+      onStep: (s) => ctx.onStep(s),
+      shouldStop: () => ctx.shouldStop(),
+      resume: ctx.resume,
+    });
+    return { ...result, targets: `${real.source}${T === 1 ? '' : ` at T=${T}`} on ${local.count} real + ${synthCount} synthetic images` };
+  },
+};
+
+registerMethod(fsBbt);

@@ -1,0 +1,72 @@
+/**
+ * The experiment runner against a real loopback teacher server and a real SQLite store: it writes
+ * CSV, Markdown and a PNG plot, reuses a smaller budget's run where the plan is the same, and a
+ * second invocation skips every finished cell.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
+import { loadExperimentSpec, expandGrid } from '../../src-main/experiments/experiment-spec.ts';
+import { runExperiment } from '../../src-main/experiments/run-experiment.ts';
+import { Store } from '../../src-main/store/store.ts';
+
+const SPEC = `version: 1
+name: tiny
+baseRecipe: ${JSON.stringify(path.join(RESOURCES_DIR, 'recipes', 'demo.yaml'))}
+teacher: { model: builtin:teachers/fashion-mnist-cnn.json, port: 18497, modelName: fashion-mnist-cnn }
+data: { n: 100, testLimit: 200 }
+training: { epochs: 1 }
+grid:
+  - students: [lenet5-half]
+    methods: [{ key: kd-hard }, { label: fs-bbt, key: fs-bbt, kwargs: { cvaeEpochs: 1 } }]
+    budgets: [100, 150]
+    responseKinds: [probabilities]
+    seeds: [1]
+`;
+
+test('the shipped fashion-fewshot spec parses and covers both response kinds and two students', () => {
+  const { spec } = loadExperimentSpec(path.join(RESOURCES_DIR, 'experiments', 'fashion-fewshot.yaml'));
+  const cells = expandGrid(spec);
+  assert.deepEqual([...new Set(cells.map((c) => c.responseKind))].sort(), ['probabilities', 'top-1']);
+  assert.ok(new Set(cells.map((c) => c.student)).size >= 2);
+  assert.ok(cells.some((c) => c.method.label === 'gpd-no-dt'));
+});
+
+test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells when run again', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'experiment-'));
+  const file = path.join(dir, 'tiny.yaml');
+  writeFileSync(file, SPEC);
+  const { spec, baseDir } = loadExperimentSpec(file);
+  const home = path.join(dir, 'home');
+  const outDir = path.join(dir, 'out');
+  const store = Store.open(home);
+  try {
+    const cells = await runExperiment({ spec, baseDir, store, home, outDir });
+    assert.equal(cells.length, 4);
+    assert.ok(cells.every((c) => c.status === 'completed'), JSON.stringify(cells.map((c) => [c.id, c.status, c.error])));
+    // kd-hard spends N queries at any budget: the larger budget repeats the smaller one's run.
+    assert.equal(cells.find((c) => c.id.includes('kd-hard/probabilities/150'))?.sameAs, 'lenet5-half/kd-hard/probabilities/100/s1');
+    const fs150 = cells.find((c) => c.id.includes('fs-bbt/probabilities/150'))!;
+    assert.equal(fs150.queriesUsed, 150);
+    // The 100 local images were already paid for by earlier cells: the reply cache is shared.
+    assert.equal(fs150.queriesPaid, 50);
+    assert.ok(fs150.ratio! > 0 && fs150.ratio! < 1.2);
+    const csv = readFileSync(path.join(outDir, 'results.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv.length, 5);
+    assert.match(readFileSync(path.join(outDir, 'results.md'), 'utf8'), /\| fs-bbt \| 150 \|/);
+    const plot = path.join(outDir, 'accuracy-vs-queries-lenet5-half-probabilities.png');
+    assert.ok(existsSync(plot));
+    assert.ok(PNG.sync.read(readFileSync(plot)).width > 100);
+
+    const runsBefore = store.listRuns().length;
+    const again = await runExperiment({ spec, baseDir, store, home, outDir });
+    assert.equal(store.listRuns().length, runsBefore);
+    assert.deepEqual(again.map((c) => c.accuracy), cells.map((c) => c.accuracy));
+  } finally {
+    store.close();
+  }
+});
