@@ -82,7 +82,6 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
     const hard = replies.kind === 'top-1';
     const T = hard ? 1 : k.temperature;
     const C = replies.numClasses;
-    saveSentGrid(ctx, 'sent-real', { images: local.images, count: local.count, dims, labels: replies.top1 });
     const M = mixupCount(ctx);
     const rounds = M > 0 ? k.rounds : 0;
     const E = ctx.training.epochs;

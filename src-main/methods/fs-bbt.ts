@@ -70,7 +70,6 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     // checkpoints hold) is the same on a fresh run and a resume.
     const poolRng = new Rng(ctx.rng.fork());
     const realReplies = await labelLocalImages(ctx);
-    saveSentGrid(ctx, 'sent-real', { images: local.images, count: local.count, dims, labels: realReplies.top1 });
     const M = synthetic(ctx);
     const blocks: Float32Array[] = [local.images];
     let synthImages: Float32Array = new Float32Array(0);

@@ -92,7 +92,6 @@ export const mekd: DistillMethod<typeof kwargs> = {
     const genRng = new Rng(ctx.rng.fork());
     const replies = await labelLocalImages(ctx);
     const C = replies.numClasses;
-    saveSentGrid(ctx, 'sent-real', { images: local.images, count: local.count, dims, labels: replies.top1 });
     const { info, pool } = shares(ctx);
     const g = new LatentGenerator(C, dims, [k.generatorWidth, Math.max(1, Math.floor(k.generatorWidth / 2))], genRng);
     try {
