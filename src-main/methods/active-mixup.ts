@@ -14,13 +14,11 @@ import type { DistillMethod, PlanContext } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
 import { kdKlLoss, softCrossEntropy } from './losses.ts';
-import { labelLocalImages } from './label-local.ts';
 import { makeMixupPool } from './mixup.ts';
 import { saveSentGrid } from './image-grid.ts';
-import { concatBlocks, imageSize, labelImages, top1Note } from './transfer-set.ts';
+import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
 import { trainStudent, type TrainState } from '../training/trainer.ts';
 import { predictLogits } from '../training/evaluate.ts';
-import { Rng } from '../util/rng.ts';
 
 const kwargs = z.strictObject({
   rounds: z.number().int().positive().max(100).default(4),
@@ -74,11 +72,7 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
   },
   async run(ctx) {
     const k = kwargs.parse(ctx.kwargs);
-    const per = imageSize(ctx);
-    const local = ctx.local;
-    const dims = { height: local.height, width: local.width, channels: local.channels };
-    const poolRng = new Rng(ctx.rng.fork());
-    const replies = await labelLocalImages(ctx);
+    const { local, dims, per, rng: poolRng, replies } = await beginTransfer(ctx);
     const hard = replies.kind === 'top-1';
     const T = hard ? 1 : k.temperature;
     const C = replies.numClasses;

@@ -13,13 +13,11 @@ import type { DistillMethod, PlanContext } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
 import { kdKlLoss, softCrossEntropy } from './losses.ts';
-import { labelLocalImages } from './label-local.ts';
 import { makeMixupPool, batchMixup } from './mixup.ts';
 import { ConditionalVae } from './cvae.ts';
 import { saveSentGrid } from './image-grid.ts';
-import { concatBlocks, imageSize, labelImages, top1Note } from './transfer-set.ts';
+import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
 import { trainStudent } from '../training/trainer.ts';
-import { Rng } from '../util/rng.ts';
 
 const kwargs = z.strictObject({
   /** MixUp pairs M to label; default: everything the budget leaves after the N local images. */
@@ -63,13 +61,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
   },
   async run(ctx) {
     const k = kwargs.parse(ctx.kwargs);
-    const per = imageSize(ctx);
-    const local = ctx.local;
-    const dims = { height: local.height, width: local.width, channels: local.channels };
-    // Pool construction draws from its own generator forked once, so the training RNG's state (which
-    // checkpoints hold) is the same on a fresh run and a resume.
-    const poolRng = new Rng(ctx.rng.fork());
-    const realReplies = await labelLocalImages(ctx);
+    const { local, dims, per, rng: poolRng, replies: realReplies } = await beginTransfer(ctx);
     const M = synthetic(ctx);
     const blocks: Float32Array[] = [local.images];
     let synthImages: Float32Array = new Float32Array(0);

@@ -19,13 +19,11 @@ import type { DistillMethod, PlanContext } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
 import { mekdLoss } from './losses.ts';
-import { labelLocalImages } from './label-local.ts';
 import { LatentGenerator, deprivatize } from './mekd-generator.ts';
 import { saveSentGrid } from './image-grid.ts';
-import { concatBlocks, imageSize, labelImages, top1Note } from './transfer-set.ts';
+import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
 import { trainStudent } from '../training/trainer.ts';
 import type { TeacherResponses } from '../teachers/responses.ts';
-import { Rng } from '../util/rng.ts';
 
 const kwargs = z.strictObject({
   tau: z.number().positive().max(100).default(5),
@@ -86,11 +84,7 @@ export const mekd: DistillMethod<typeof kwargs> = {
   },
   async run(ctx) {
     const k = kwargs.parse(ctx.kwargs);
-    const per = imageSize(ctx);
-    const local = ctx.local;
-    const dims = { height: local.height, width: local.width, channels: local.channels };
-    const genRng = new Rng(ctx.rng.fork());
-    const replies = await labelLocalImages(ctx);
+    const { local, dims, per, rng: genRng, replies } = await beginTransfer(ctx);
     const C = replies.numClasses;
     const { info, pool } = shares(ctx);
     const g = new LatentGenerator(C, dims, [k.generatorWidth, Math.max(1, Math.floor(k.generatorWidth / 2))], genRng);
