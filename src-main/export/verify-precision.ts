@@ -5,7 +5,7 @@
  * (top-1 agreement with the fp32 student) and accuracy beside the student's own.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { predictLogits } from '../training/evaluate.ts';
+import { predictLogits, agreement } from '../training/evaluate.ts';
 import { argmaxRows } from '../teachers/responses.ts';
 import { openSession, runAll, type ImageDims } from './ort-run.ts';
 import { inspectOptimizedGraph, type OptimizedGraph } from './ort-optimized-graph.ts';
@@ -47,17 +47,6 @@ export function studentReference(model: tf.LayersModel, set: EvalSet): StudentRe
   const logits = predictLogits(model, set.images, set.count, set.dims);
   const classes = argmaxRows(logits, logits.length / set.count);
   return { logits, classes, accuracy: set.labels ? agreement(classes, set.labels) : NaN };
-}
-
-function agreement(a: Int32Array, b: Int32Array): number {
-  let same = 0;
-  let counted = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (b[i] < 0) continue;
-    counted++;
-    if (a[i] === b[i]) same++;
-  }
-  return counted ? same / counted : NaN;
 }
 
 export async function verifyPrecision(artifact: PrecisionArtifact, set: EvalSet, ref: StudentReference): Promise<PrecisionReport> {
