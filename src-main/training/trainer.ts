@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import { augmentBatch, type AugmentOptions } from './augment.ts';
+import { createAdam } from './optimizer.ts';
 
 export type BatchLoss = (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
 
@@ -79,7 +80,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
   const { dims, count } = s;
   const per = dims.height * dims.width * dims.channels;
   const C = s.targets.length / count;
-  const optimizer = tf.train.adam(s.learningRate);
+  const optimizer = createAdam(s.learningRate);
   // An explicit variable list fixes the order of Adam's slots, so a checkpoint restores into the
   // same places in a freshly built model.
   const variables = s.objective?.variables ?? s.model.trainableWeights.map((w) => w.read() as tf.Variable);
