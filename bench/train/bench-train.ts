@@ -17,6 +17,7 @@ import { describeStudent } from '../../src-main/students/describe.ts';
 import { softCrossEntropy } from '../../src-main/methods/losses.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { table } from '../../src-main/cli/format.ts';
+import { createAdam } from '../../src-main/training/optimizer.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -49,7 +50,7 @@ const rows: Row[] = [];
 for (const spec of students) {
   const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   const { params } = describeStudent(model);
-  const opt = tf.train.adam(1e-3);
+  const opt = createAdam(1e-3);
   const x = tf.tensor4d(xData, [batch, 28, 28, 1]);
   const y = tf.tensor2d(yData, [batch, 10]);
   const step = () => opt.minimize(() => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y), true) as tf.Scalar;

@@ -4,6 +4,7 @@
  * experiments; it keeps the fully connected widths and halves the filters.
  */
 import * as tf from '@tensorflow/tfjs';
+import { conv2d } from './fast-layers.ts';
 import { registerStudent, type StudentBuildOptions } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
@@ -14,12 +15,12 @@ function buildLeNet(key: string, filters: [number, number], opts: StudentBuildOp
   assertNumClasses(key, opts.numClasses);
   const init = new SeededInit(opts.seed);
   const model = tf.sequential({ name: key.replace(/-/g, '_') });
-  model.add(tf.layers.conv2d({
+  model.add(conv2d({
     name: 'conv1', inputShape: opts.inputShape, filters: filters[0], kernelSize: 5, padding: 'same',
     activation: 'relu', kernelInitializer: init.glorot(),
   }));
   model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2, strides: 2 }));
-  model.add(tf.layers.conv2d({
+  model.add(conv2d({
     name: 'conv2', filters: filters[1], kernelSize: 5, padding: 'valid', activation: 'relu',
     kernelInitializer: init.glorot(),
   }));

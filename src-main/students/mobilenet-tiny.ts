@@ -3,6 +3,7 @@
  * ReLU6. ReLU6 is kept because it quantises well, which matters on edge targets.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization, conv2d, reLU } from './fast-layers.ts';
 import { registerStudent } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
@@ -18,25 +19,25 @@ registerStudent({
     assertNumClasses('mobilenet-tiny', opts.numClasses);
     const init = new SeededInit(opts.seed);
     const model = tf.sequential({ name: 'mobilenet_tiny' });
-    model.add(tf.layers.conv2d({
+    model.add(conv2d({
       name: 'stem_conv', inputShape: opts.inputShape, filters: 8, kernelSize: 3, strides: 2, padding: 'same',
       useBias: false, kernelInitializer: init.he(),
     }));
-    model.add(tf.layers.batchNormalization({ name: 'stem_bn' }));
-    model.add(tf.layers.reLU({ name: 'stem_relu6', maxValue: 6 }));
+    model.add(batchNormalization({ name: 'stem_bn' }));
+    model.add(reLU({ name: 'stem_relu6', maxValue: 6 }));
     BLOCKS.forEach(([width, stride], i) => {
       const p = `block${i + 1}`;
       model.add(tf.layers.depthwiseConv2d({
         name: `${p}_dw`, kernelSize: 3, strides: stride, padding: 'same', useBias: false,
         depthwiseInitializer: init.he(),
       }));
-      model.add(tf.layers.batchNormalization({ name: `${p}_dw_bn` }));
-      model.add(tf.layers.reLU({ name: `${p}_dw_relu6`, maxValue: 6 }));
-      model.add(tf.layers.conv2d({
+      model.add(batchNormalization({ name: `${p}_dw_bn` }));
+      model.add(reLU({ name: `${p}_dw_relu6`, maxValue: 6 }));
+      model.add(conv2d({
         name: `${p}_pw`, filters: width, kernelSize: 1, padding: 'same', useBias: false, kernelInitializer: init.he(),
       }));
-      model.add(tf.layers.batchNormalization({ name: `${p}_pw_bn` }));
-      model.add(tf.layers.reLU({ name: `${p}_pw_relu6`, maxValue: 6 }));
+      model.add(batchNormalization({ name: `${p}_pw_bn` }));
+      model.add(reLU({ name: `${p}_pw_relu6`, maxValue: 6 }));
     });
     model.add(tf.layers.globalAveragePooling2d({ name: 'gap' }));
     model.add(tf.layers.dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }));

@@ -4,21 +4,22 @@
  * BatchNormalization carry no bias, since BN's shift makes it redundant.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization, conv2d, reLU } from './fast-layers.ts';
 import { registerStudent } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
 function convBn(
   x: tf.SymbolicTensor, init: SeededInit, name: string, filters: number, kernelSize: number, strides: number,
 ): tf.SymbolicTensor {
-  const conv = tf.layers.conv2d({
+  const conv = conv2d({
     name: `${name}_conv`, filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.he(),
   });
-  const bn = tf.layers.batchNormalization({ name: `${name}_bn` });
+  const bn = batchNormalization({ name: `${name}_bn` });
   return bn.apply(conv.apply(x)) as tf.SymbolicTensor;
 }
 
 function relu(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
-  return tf.layers.reLU({ name }).apply(x) as tf.SymbolicTensor;
+  return reLU({ name }).apply(x) as tf.SymbolicTensor;
 }
 
 function basicBlock(x: tf.SymbolicTensor, init: SeededInit, name: string, width: number, stride: number): tf.SymbolicTensor {

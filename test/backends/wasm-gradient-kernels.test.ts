@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels, WASM_GRADIENT_KERNEL_NAMES } from '../../src-main/backends/wasm-gradient-kernels.ts';
 import { wasmBinaryDir } from '../../src-main/backends/select-backend.ts';
+import { registerWasmFastKernels } from '../../src-main/backends/wasm-fast-kernels.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
 const TOL = 1e-4;
@@ -85,6 +86,8 @@ before(async () => {
   setWasmPaths(wasmBinaryDir());
   assert.ok(await tf.setBackend('wasm'), 'wasm backend should initialise');
   registerWasmGradientKernels();
+  // Conv2DBackpropInput (d/dx of every conv2d case below) is the replacement from wasm-fast-kernels.
+  registerWasmFastKernels();
 });
 
 describe('wasm gradient kernels', () => {
