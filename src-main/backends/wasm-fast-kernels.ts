@@ -7,8 +7,14 @@
  *   BatchMatMul, a transposed (200x64·64x120)   958   ~125  explicit Transpose, then the plain product
  *   Conv2DBackpropInput, 1x1 16→32 @14        4,749    337  XNNPACK forward conv of the flipped filter
  *   Conv2DBackpropInput, LeNet conv2           2,964  1,052  same
- *   Sum over N,H,W of 64x14x14x32              616     64  ones(1, NHW) · x as a matrix product
+ *   Sum over N,H,W of 64x14x14x32              616    ~40  one average pooling over all N·H·W rows
  *   MaxPoolGrad 2x2/2 on 64x28x28x3           2,262   ~470  one JS pass over the wasm heap
+ *   Identity                                  a full copy   an alias (shared buffer, refcount bumped)
+ *
+ * Identity matters because tfjs clones every tensor a gradient needs while recording the tape
+ * (engine.saveTensorsForBackwardMode), which on wasm copied each saved activation: about 180
+ * copies per MobileNet-tiny step. The cpu and WebGL backends already alias here, as wasm's own
+ * Reshape does; tensors are immutable, so sharing the buffer is safe.
  *
  * Every replacement computes the same values (up to float summation order) and keeps tfjs's
  * semantics, e.g. MaxPoolGrad routes each gradient to the first maximum of its window.
@@ -19,6 +25,7 @@ import { conv2DBackpropInput } from './wasm-gradient-kernels.ts';
 const BACKEND = 'wasm';
 
 interface WasmBackendLike {
+  incRef(dataId: tf.DataId): void;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }
@@ -56,7 +63,7 @@ function batchMatMul(native: Kernel): Kernel {
 }
 
 /** Below this many rows the native reduction is as fast as building the product. */
-const MIN_ROWS_FOR_MATMUL_SUM = 256;
+const MIN_ROWS_FOR_POOLED_SUM = 256;
 
 /** True when `axes` are exactly the leading axes 0..rank-2 (a per-channel reduction). */
 function leadingAxes(axis: number | number[], rank: number): boolean {
@@ -64,7 +71,11 @@ function leadingAxes(axis: number | number[], rank: number): boolean {
   return rank >= 2 && axes.length === rank - 1 && axes.every((v, i) => v === i);
 }
 
-/** Sum (or mean) over all axes but the last, as ones(1, rows) · x(rows, channels). */
+/**
+ * Sum (or mean) over all axes but the last, as one average pooling whose window covers every
+ * row. XNNPACK caches pooling operators by shape (they have no weights), whereas a matrix
+ * product with the activation as one factor repacks that activation on every call.
+ */
 function channelReduce(native: Kernel, mean: boolean): Kernel {
   return (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
@@ -73,10 +84,10 @@ function channelReduce(native: Kernel, mean: boolean): Kernel {
     if (x.dtype !== 'float32' || !leadingAxes(axis, rank)) return run(native, args);
     const channels = x.shape[rank - 1];
     const rows = tf.util.sizeFromShape(x.shape) / channels;
-    if (rows < MIN_ROWS_FOR_MATMUL_SUM) return run(native, args);
+    if (rows < MIN_ROWS_FOR_POOLED_SUM) return run(native, args);
     return tf.tidy(() => {
-      const ones = tf.fill([1, rows], mean ? 1 / rows : 1);
-      const r = tf.engine().runKernel(tf.BatchMatMul, { a: ones, b: alias(x, [rows, channels]) }, { transposeA: false, transposeB: false }) as tf.Tensor;
+      const avg = tf.avgPool(alias(x, [1, rows, 1, channels]) as tf.Tensor4D, [rows, 1], 1, 'valid');
+      const r = mean ? avg : tf.mul(avg, rows);
       return tf.reshape(r, keepDims ? [...Array(rank - 1).fill(1), channels] : [channels]);
     });
   };
@@ -135,6 +146,15 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+function identity(native: Kernel): Kernel {
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return run(native, args);
+    (args.backend as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  };
+}
+
 let registered = false;
 
 /** Swaps in the replacements on the wasm backend (after it has been initialised). Idempotent. */
@@ -152,4 +172,5 @@ export function registerWasmFastKernels(): void {
   replace(tf.Mean, (native) => channelReduce(native, true));
   replace(tf.Conv2DBackpropInput, () => conv2DBackpropInput as unknown as Kernel);
   replace(tf.MaxPoolGrad, () => maxPoolGrad);
+  replace(tf.Identity, identity);
 }
