@@ -162,6 +162,9 @@ export function registerTrainingSpeedups(): void {
   }
 }
 
+/** Above this many elements a variable takes tfjs's op-by-op update (measured crossover on wasm). */
+const FUSED_ADAM_MAX_SIZE = 16384;
+
 type Slot = { originalName: string; variable: tf.Variable };
 interface AdamInternals {
   accumulatedFirstMoment: Slot[];
@@ -192,6 +195,8 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     const oneMinusAccBeta1 = Math.fround(1 - self.accBeta1.dataSync()[0]);
     const oneMinusAccBeta2 = Math.fround(1 - self.accBeta2.dataSync()[0]);
     const attrs = { lr: self.learningRate, beta1: self.beta1, beta2: self.beta2, epsilon: self.epsilon, oneMinusAccBeta1, oneMinusAccBeta2 };
+    const oneMinusAccBeta1T = tf.sub(1, self.accBeta1);
+    const oneMinusAccBeta2T = tf.sub(1, self.accBeta2);
     list.forEach(({ name, grad }, i) => {
       const value = tf.engine().registeredVariables[name];
       self.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
@@ -199,10 +204,24 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       if (grad == null) return;
       const m = self.accumulatedFirstMoment[i].variable;
       const v = self.accumulatedSecondMoment[i].variable;
+      if (value.size > FUSED_ADAM_MAX_SIZE) {
+        // Large variables: wasm's SIMD element-wise ops beat one scalar JS loop (division and
+        // square root per element); this is tfjs's own op sequence, so the bits are the same.
+        tf.tidy(() => {
+          const m1 = tf.add(tf.mul(m, self.beta1), tf.mul(grad, 1 - self.beta1));
+          const v1 = tf.add(tf.mul(v, self.beta2), tf.mul(tf.square(grad), 1 - self.beta2));
+          const step = tf.div(tf.div(m1, oneMinusAccBeta1T), tf.add(tf.sqrt(tf.div(v1, oneMinusAccBeta2T)), self.epsilon));
+          m.assign(m1);
+          v.assign(v1);
+          value.assign(tf.add(tf.mul(step, -self.learningRate), value));
+        });
+        return;
+      }
       const next = tf.engine().runKernel(ADAM_STEP, { value, m, v, g: grad }, attrs) as tf.Tensor;
       value.assign(next);
       next.dispose();
     });
+    tf.dispose([oneMinusAccBeta1T, oneMinusAccBeta2T]);
     tf.tidy(() => {
       self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
       self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));

@@ -139,12 +139,13 @@ describe('gradient overrides', () => {
 });
 
 describe('fused Adam', () => {
-  test('gives the same weights as tfjs Adam, step for step, and the same saved state', async () => {
+  test('gives the same weights as tfjs Adam, step for step, and the same saved state, for small and large variables', async () => {
     await tf.setBackend('wasm');
     const rng = new Rng(5);
-    const w0 = randomArray(300, rng);
+    // 20,000 elements takes the op-by-op path for large variables, 7 the fused kernel.
+    const w0 = randomArray(20000, rng);
     const b0 = randomArray(7, rng);
-    const grads = Array.from({ length: 6 }, () => [randomArray(300, rng), randomArray(7, rng, 1e-3)]);
+    const grads = Array.from({ length: 6 }, () => [randomArray(20000, rng), randomArray(7, rng, 1e-3)]);
     const run = (opt: tf.Optimizer) => {
       const w = tf.variable(tf.tensor1d(w0), true, `w${opt.constructor.name}`);
       const b = tf.variable(tf.tensor1d(b0), true, `b${opt.constructor.name}`);
