@@ -1,14 +1,25 @@
 /**
  * Chooses the fastest TensorFlow.js backend this machine can actually load.
  *
- * Preference order: tfjs-node-gpu → tfjs-node → wasm → cpu. The two native packages are
- * optional dependencies (their install step downloads libtensorflow and may be skipped or
+ * Preference order: tfjs-node-gpu → webgpu → tfjs-node → wasm → cpu. The two native packages
+ * are optional dependencies (their install step downloads libtensorflow and may be skipped or
  * fail), so they are probed at run time and every skipped candidate records why.
+ *
+ * GPUs:
+ *   - tfjs-node-gpu is TensorFlow's CUDA build (CUDA 11.2 + cuDNN 8.1). When it loads but
+ *     TensorFlow finds no CUDA GPU it would quietly run on the CPU; that counts as a failed
+ *     attempt here, so the GPU is never claimed when it is not used.
+ *   - webgpu is @tensorflow/tfjs-backend-webgpu on Dawn (the optional `webgpu` package): any GPU
+ *     with a Vulkan, Metal or D3D12 driver. No adapter means a failed attempt; a software
+ *     adapter is skipped unless webgpu is forced (see webgpu-backend.ts). Call
+ *     `releaseBackend()` before a process that used it should exit: a live Dawn device keeps
+ *     Node's event loop running.
+ *   The chosen GPU, when there is one, is in `BackendChoice.gpu`.
  *
  * Forcing a backend:
  *   - `initBackend({ force: 'wasm' })`, or
  *   - the environment variable `DISTILL_BACKEND` set to one of
- *     `tfjs-node-gpu`, `tfjs-node`, `wasm`, `cpu` (`auto` or empty means "choose").
+ *     `tfjs-node-gpu`, `webgpu`, `tfjs-node`, `wasm`, `cpu` (`auto` or empty means "choose").
  *   The option wins over the variable. A forced backend that cannot be loaded is an error,
  *   never a silent fallback: a user who asked for the GPU must not end up training on the CPU
  *   without knowing it.
@@ -19,8 +30,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import util from 'node:util';
 import { registerWasmGradientKernels } from './wasm-gradient-kernels.ts';
+import { firstLine, isMissingPackage } from './load-errors.ts';
+import { describeGpu, loadWebGPU, releaseWebGPU, type GpuInfo } from './webgpu-backend.ts';
+import { registerTrainingSpeedups } from './training-speedups.ts';
+import { registerWasmFastKernels } from './wasm-fast-kernels.ts';
 
-export type BackendKey = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type BackendKey = 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type { GpuInfo };
 
 export interface BackendAttempt {
   key: BackendKey;
@@ -30,7 +46,7 @@ export interface BackendAttempt {
 
 export interface BackendChoice {
   key: BackendKey;
-  /** Name of the backend inside tfjs ('tensorflow' for both native packages). */
+  /** Name of the backend inside tfjs ('tensorflow' for both native packages, 'webgpu'). */
   tfBackend: string;
   /** Why this backend was chosen. */
   reason: string;
@@ -39,9 +55,11 @@ export interface BackendChoice {
   tfjsVersion: string;
   /** Only for wasm: whether the SIMD build of the wasm binary is in use. */
   simd?: boolean;
+  /** Only for a backend that runs on a GPU: what is known about it (WebGPU adapter info). */
+  gpu?: GpuInfo;
 }
 
-export const BACKEND_ORDER: readonly BackendKey[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+export const BACKEND_ORDER: readonly BackendKey[] = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
 
 /** Environment variable that forces a backend when `initBackend` gets no `force` option. */
 export const BACKEND_ENV_VAR = 'DISTILL_BACKEND';
@@ -50,21 +68,7 @@ export function isBackendKey(v: string): v is BackendKey {
   return (BACKEND_ORDER as readonly string[]).includes(v);
 }
 
-type LoadResult = { ok: true; tfBackend: string; reason: string; simd?: boolean } | { ok: false; reason: string };
-
-function firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  const line = msg.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'unknown error';
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
-}
-
-function isMissingPackage(err: unknown, pkg: string): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
-  // A missing dependency *of* the package is a broken install, not an absent one.
-  const msg = err instanceof Error ? err.message : '';
-  return msg.includes(`'${pkg}'`) || msg.includes(`"${pkg}"`) || msg.includes(`${pkg}/`);
-}
+type LoadResult = { ok: true; tfBackend: string; reason: string; simd?: boolean; gpu?: GpuInfo } | { ok: false; reason: string };
 
 /**
  * tfjs-node(-gpu) 4.22 calls util.isNullOrUndefined, which Node 23 removed; without it the
@@ -77,8 +81,17 @@ function polyfillNodeUtil(): void {
   }
 }
 
+const CUDA_NEEDS = 'needs an NVIDIA GPU with CUDA 11.2 + cuDNN 8.1';
+
+/** The public fields of tfjs-node's NodeJSKernelBackend that tell CPU from GPU. */
+interface NodeBackendLike {
+  isGPUPackage?: boolean;
+  isUsingGpuDevice?: boolean;
+}
+
 async function loadNative(key: 'tfjs-node-gpu' | 'tfjs-node'): Promise<LoadResult> {
   const pkg = `@tensorflow/${key}`;
+  const gpuPackage = key === 'tfjs-node-gpu';
   polyfillNodeUtil();
   try {
     // A non-literal specifier keeps TypeScript from demanding the (optional) package's types.
@@ -86,14 +99,38 @@ async function loadNative(key: 'tfjs-node-gpu' | 'tfjs-node'): Promise<LoadResul
     await import(specifier);
   } catch (err) {
     if (isMissingPackage(err, pkg)) return { ok: false, reason: 'not installed' };
-    return { ok: false, reason: `failed to load: ${firstLine(err)}` };
+    return { ok: false, reason: `failed to load: ${firstLine(err)}${gpuPackage ? ` (${CUDA_NEEDS})` : ''}` };
   }
   // The package registers 'tensorflow' with the tfjs-core copy it resolves; if that is not our
   // copy (version mismatch, nested node_modules) our engine never sees the backend.
   if (tf.findBackendFactory('tensorflow') == null) {
     return { ok: false, reason: `${pkg} loaded but registered no 'tensorflow' backend with this @tensorflow/tfjs (duplicate tfjs-core?)` };
   }
-  return trySetBackend('tensorflow', `${pkg} loaded`);
+  const res = await trySetBackend('tensorflow', `${pkg} loaded`);
+  if (!res.ok) return res;
+  // Both packages register the same backend name, and the first one loaded wins.
+  const backend = tf.backend() as unknown as NodeBackendLike;
+  if (gpuPackage) {
+    if (backend.isGPUPackage === false) {
+      return { ok: false, reason: `the 'tensorflow' backend already loaded comes from @tensorflow/tfjs-node (CPU build), not ${pkg}` };
+    }
+    // tfjs-node-gpu falls back to the CPU when TensorFlow lists no GPU device (no driver, no
+    // CUDA/cuDNN libraries of the right version): a GPU backend that is not one.
+    if (backend.isUsingGpuDevice === false) {
+      return { ok: false, reason: `loaded, but TensorFlow found no usable CUDA GPU and would run on the CPU (${CUDA_NEEDS})` };
+    }
+    return backend.isUsingGpuDevice === true ? { ...res, gpu: { api: 'cuda' } } : res;
+  }
+  if (backend.isGPUPackage === true) {
+    return { ...res, reason: `${pkg} loaded; the 'tensorflow' backend is the one @tensorflow/tfjs-node-gpu registered first, running on the CPU` };
+  }
+  return res;
+}
+
+async function loadWebGPUBackend(forced: boolean): Promise<LoadResult> {
+  const res = await loadWebGPU({ allowSoftware: forced });
+  if (!res.ok) return res;
+  return { ok: true, tfBackend: tf.getBackend(), reason: res.reason, gpu: res.gpu };
 }
 
 async function trySetBackend(name: string, okReason: string): Promise<LoadResult> {
@@ -126,6 +163,7 @@ async function loadWasm(): Promise<LoadResult> {
   const res = await trySetBackend('wasm', 'wasm binaries loaded');
   if (!res.ok) return res;
   registerWasmGradientKernels();
+  registerWasmFastKernels();
   let simd: boolean | undefined;
   try {
     simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
@@ -135,11 +173,13 @@ async function loadWasm(): Promise<LoadResult> {
   return { ...res, simd };
 }
 
-function load(key: BackendKey): Promise<LoadResult> {
+function load(key: BackendKey, forced: boolean): Promise<LoadResult> {
   switch (key) {
     case 'tfjs-node-gpu':
     case 'tfjs-node':
       return loadNative(key);
+    case 'webgpu':
+      return loadWebGPUBackend(forced);
     case 'wasm':
       return loadWasm();
     case 'cpu':
@@ -171,10 +211,12 @@ export async function initBackend(opts?: { force?: BackendKey }): Promise<Backen
   const forced = resolveForce(opts);
   const attempts: BackendAttempt[] = [];
   const candidates = forced ? [forced.key] : BACKEND_ORDER;
+  const previous = tf.getBackend() as string | null | undefined;
   for (const key of candidates) {
-    const res = await load(key);
+    const res = await load(key, forced != null);
     attempts.push({ key, ok: res.ok, reason: res.reason });
     if (!res.ok) continue;
+    registerTrainingSpeedups();
     const choice: BackendChoice = {
       key,
       tfBackend: res.tfBackend,
@@ -183,18 +225,34 @@ export async function initBackend(opts?: { force?: BackendKey }): Promise<Backen
       tfjsVersion: tf.version.tfjs,
     };
     if (res.simd !== undefined) choice.simd = res.simd;
+    if (res.gpu !== undefined) choice.gpu = res.gpu;
     return choice;
   }
   if (forced) {
+    // A failed attempt may have switched backends (tfjs-node-gpu on the CPU); put back the one
+    // that was active before.
+    if (previous && tf.getBackend() !== previous && tf.findBackendFactory(previous) != null) await tf.setBackend(previous);
     throw new Error(`Backend '${forced.key}' was forced by ${forced.source} but could not be loaded: ${attempts[0].reason}`);
   }
   throw new Error(`No TensorFlow.js backend could be loaded: ${attempts.map((a) => `${a.key}: ${a.reason}`).join('; ')}`);
 }
 
-/** One line for logs and the UI, e.g. `backend wasm (SIMD) — tfjs-node-gpu: not installed; tfjs-node: not installed`. */
+/**
+ * One line for logs and the UI, e.g. `backend wasm (SIMD) — tfjs-node-gpu: not installed; webgpu: no WebGPU
+ * adapter (…); tfjs-node: not installed`, or `backend webgpu (nvidia hopper, NVIDIA H100 80GB HBM3) — …`.
+ */
 export function describeBackend(c: BackendChoice): string {
   const simd = c.simd === undefined ? '' : c.simd ? ' (SIMD)' : ' (no SIMD)';
+  const gpu = c.gpu === undefined ? '' : ` (${describeGpu(c.gpu)})`;
   const skipped = c.attempts.filter((a) => !a.ok).map((a) => `${a.key}: ${a.reason}`);
   const tail = skipped.length > 0 ? skipped.join('; ') : c.reason;
-  return `backend ${c.key}${simd} — ${tail}`;
+  return `backend ${c.key}${simd}${gpu} — ${tail}`;
+}
+
+/**
+ * Lets go of GPU resources (the WebGPU device and Dawn's instance) so the process can exit;
+ * tensors on the webgpu backend become invalid. Safe to call whatever backend is in use.
+ */
+export function releaseBackend(): void {
+  releaseWebGPU();
 }

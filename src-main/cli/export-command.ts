@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { defaultHome } from '../jobs/home.ts';
 import { Store } from '../store/store.ts';
-import { initBackend, describeBackend, isBackendKey } from '../backends/select-backend.ts';
+import { BACKEND_ORDER, initBackend, describeBackend, isBackendKey } from '../backends/select-backend.ts';
 import { writeBundle } from '../export/bundle/write-bundle.ts';
 import { parsePrecisions, PRECISIONS } from '../export/precisions.ts';
 import { MIN_OPSET, MAX_OPSET } from '../export/onnx-export.ts';
@@ -76,7 +76,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   if (values.backend && !isBackendKey(values.backend)) {
-    process.stderr.write(`--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu\n`);
+    process.stderr.write(`--backend must be one of ${BACKEND_ORDER.join(', ')}\n`);
     return 2;
   }
   let precisions;

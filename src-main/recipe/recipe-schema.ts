@@ -88,6 +88,12 @@ const training = z.strictObject({
   epochs: z.number().int().positive().max(10000),
   batchSize: z.number().int().positive().max(4096).default(64),
   learningRate: z.number().positive().max(1).default(1e-3),
+  /**
+   * Worker threads for data-parallel training, each with its own backend; the batch is split
+   * across them. Default: DISTILL_WORKERS, else every core. Results match one thread up to float
+   * summation order (and BatchNorm's per-shard batch statistics).
+   */
+  workers: z.number().int().min(1).max(256).optional(),
   augment: z
     .strictObject({
       /** Random translation of up to this many pixels (zero fill); costs no queries. */
@@ -101,7 +107,8 @@ export const recipeSchema = z.strictObject({
   version: z.literal(RECIPE_VERSION),
   name: z.string().min(1).max(200),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
-  backend: z.enum(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
+  /** 'auto' or a BackendKey (backends/select-backend.ts; a test keeps the two lists equal). */
+  backend: z.enum(['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
   teacher,
   data,
   student: z.strictObject({ key: z.string().min(1) }),
