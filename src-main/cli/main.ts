@@ -7,7 +7,7 @@ import { loadRecipeFile, RecipeError, RESOURCES_DIR } from '../recipe/load-recip
 import { startRun, resumeRun, ENGINE_VERSION, type RunSummary, type JobOptions } from '../jobs/run-distillation.ts';
 import { validateRecipeReferences } from '../jobs/validate-references.ts';
 import { defaultHome } from '../jobs/home.ts';
-import { initBackend, type BackendKey } from '../backends/select-backend.ts';
+import { BACKEND_ORDER, initBackend, type BackendKey } from '../backends/select-backend.ts';
 import { listStudents } from '../students/index.ts';
 import { describeStudent } from '../students/describe.ts';
 import { listMethods } from '../methods/index.ts';
@@ -33,14 +33,16 @@ usage:
   distill methods                                      the distillation methods
 
 options:
-  --backend tfjs-node-gpu|tfjs-node|wasm|cpu   force a compute backend (default: best available)
+  --backend tfjs-node-gpu|webgpu|tfjs-node|wasm|cpu   force a compute backend (default: best available)
+  --workers N     training threads for run/demo/resume, data-parallel (default: the recipe's
+                  training.workers, else DISTILL_WORKERS, else every core)
   --home DIR      the store and run folders (default: DISTILL_HOME or the platform's app-data folder)
   --project NAME  group runs under a project (default: "default")
   --checkpoints DIR   where checkpoints go (default: inside the run folder)
   --json          print one final JSON line on stdout (progress goes to stderr)
 `;
 
-const BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+const BACKENDS: readonly string[] = BACKEND_ORDER;
 
 export async function main(argv: string[]): Promise<number> {
   const sub = SUBCOMMANDS[argv[0]];
@@ -65,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
         checkpoints: { type: 'string' },
         student: { type: 'string' },
         epochs: { type: 'string' },
+        workers: { type: 'string' },
         format: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -89,6 +92,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`--backend must be one of ${BACKENDS.join(', ')}, got "${values.backend}"\n`);
     return 2;
   }
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1) return usageError(`--workers must be a positive integer, got "${values.workers}"`);
+  }
   const home = values.home ? path.resolve(values.home) : defaultHome();
   let store: Store | undefined;
   const openStore = () => (store ??= Store.open(home));
@@ -110,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
           store: openStore(),
           home,
           backend: values.backend as BackendKey | undefined,
+          workers,
           onEvent: eventPrinter(),
           signal,
           checkpointDir: values.checkpoints ? path.resolve(values.checkpoints) : undefined,

@@ -43,6 +43,8 @@ export interface JobOptions {
   home: string;
   /** Overrides the recipe's backend. */
   backend?: BackendKey;
+  /** Overrides the recipe's `training.workers` (data-parallel training threads). */
+  workers?: number;
   onEvent?: (e: RunEvent) => void;
   /** Set `stop` to 'pause' or 'cancel' to end the run after the current step (e.g. on Ctrl-C). */
   signal?: { stop?: 'pause' | 'cancel' };
@@ -236,7 +238,7 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
           model,
           local: localUnlabelled,
           client,
-          training: recipe.training,
+          training: { ...recipe.training, workers: opts.workers ?? recipe.training.workers },
           rng,
           resume,
           // Image grids of what was sent to the teacher, for the user to see what the budget bought.

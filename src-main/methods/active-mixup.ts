@@ -13,12 +13,12 @@ import { z } from 'zod';
 import type { DistillMethod, PlanContext } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
-import { kdKlLoss, softCrossEntropy } from './losses.ts';
 import { makeMixupPool } from './mixup.ts';
 import { saveSentGrid } from './image-grid.ts';
 import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
 import { trainStudent, type TrainState } from '../training/trainer.ts';
 import { predictLogits } from '../training/evaluate.ts';
+import { buildLoss, type LossSpec } from '../training/parallel/specs.ts';
 
 const kwargs = z.strictObject({
   rounds: z.number().int().positive().max(100).default(4),
@@ -77,6 +77,8 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
     const T = hard ? 1 : k.temperature;
     const C = replies.numClasses;
     const M = mixupCount(ctx);
+    const loss: LossSpec = hard ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
+    let told = false;
     const rounds = M > 0 ? k.rounds : 0;
     const E = ctx.training.epochs;
     // Phase p ends at epoch ⌊E·(p+1)/(R+1)⌋; phase 0 trains on the real images only.
@@ -120,7 +122,13 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
         ...ctx.training,
         epochs: end,
         rng: ctx.rng,
-        loss: hard ? softCrossEntropy : (s, q) => kdKlLoss(s, q, T),
+        loss: buildLoss(loss),
+        parallel: { loss },
+        // How training runs is the same in every phase: said once.
+        log: (m) => {
+          if (!told) ctx.log(m);
+          told = true;
+        },
         onEpoch: async (e) => {
           await ctx.onEpoch({ ...e, epochs: E });
           if (e.epoch === end) last = await e.snapshot();

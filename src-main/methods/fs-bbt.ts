@@ -12,12 +12,12 @@ import { z } from 'zod';
 import type { DistillMethod, PlanContext } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
-import { kdKlLoss, softCrossEntropy } from './losses.ts';
-import { makeMixupPool, batchMixup } from './mixup.ts';
+import { makeMixupPool } from './mixup.ts';
 import { ConditionalVae } from './cvae.ts';
 import { saveSentGrid } from './image-grid.ts';
 import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
 import { trainStudent } from '../training/trainer.ts';
+import { buildHook, buildLoss, type HookSpec, type LossSpec } from '../training/parallel/specs.ts';
 
 const kwargs = z.strictObject({
   /** MixUp pairs M to label; default: everything the budget leaves after the N local images. */
@@ -99,6 +99,8 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const targets = concatBlocks([real.values, targetsSynth]);
     const count = local.count + synthCount;
     const C = realReplies.numClasses;
+    const loss: LossSpec = T === 1 ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
+    const hook: HookSpec = { kind: 'mixup', p: k.onTheFlyMixup };
     const result = await trainStudent({
       model: ctx.model,
       images: concatBlocks(blocks),
@@ -107,8 +109,10 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       dims,
       ...ctx.training,
       rng: ctx.rng,
-      loss: T === 1 ? softCrossEntropy : (s, q) => kdKlLoss(s, q, T),
-      batchHook: batchMixup(k.onTheFlyMixup, per, C),
+      loss: buildLoss(loss),
+      batchHook: buildHook(hook, per, C),
+      parallel: { loss, batchHook: hook },
+      log: (m) => ctx.log(m),
       onEpoch: (e) => ctx.onEpoch(e),
       onStep: (s) => ctx.onStep(s),
       shouldStop: () => ctx.shouldStop(),

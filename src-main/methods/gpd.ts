@@ -76,6 +76,9 @@ export const gpd: DistillMethod<typeof kwargs> = {
             return tf.add(kd(d, q), gpdStudentLoss(s, q, d, { temperature: T, weight: k.dtWeight, smoothing: k.smoothing, hard })) as tf.Scalar;
           },
         },
+        // Without the dynamic teacher the loss is plain KD, which the worker threads can rebuild.
+        parallel: dt ? undefined : { loss: hard ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T } },
+        log: (m) => ctx.log(m),
         onEpoch: (e) => {
           // Evaluation and checkpoints read the zoo model: give it the current shared slice first.
           dt?.copyIntoStudent();

@@ -6,9 +6,9 @@ import { z } from 'zod';
 import type { DistillMethod } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { hardTargets } from './soft-targets.ts';
-import { softCrossEntropy } from './losses.ts';
 import { labelLocalImages } from './label-local.ts';
 import { trainStudent } from '../training/trainer.ts';
+import { buildLoss } from '../training/parallel/specs.ts';
 
 const kwargs = z.strictObject({});
 
@@ -36,7 +36,9 @@ export const kdHard: DistillMethod<typeof kwargs> = {
       dims: local,
       ...ctx.training,
       rng: ctx.rng,
-      loss: softCrossEntropy,
+      loss: buildLoss({ kind: 'soft-ce' }),
+      parallel: { loss: { kind: 'soft-ce' } },
+      log: (m) => ctx.log(m),
       onEpoch: (e) => ctx.onEpoch(e),
       onStep: (s) => ctx.onStep(s),
       shouldStop: () => ctx.shouldStop(),

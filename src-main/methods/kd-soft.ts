@@ -6,9 +6,9 @@ import { z } from 'zod';
 import type { DistillMethod } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
-import { kdKlLoss, softCrossEntropy } from './losses.ts';
 import { labelLocalImages } from './label-local.ts';
 import { trainStudent } from '../training/trainer.ts';
+import { buildLoss, type LossSpec } from '../training/parallel/specs.ts';
 
 const kwargs = z.strictObject({ temperature: z.number().positive().max(100).default(4) });
 
@@ -31,6 +31,7 @@ export const kdSoft: DistillMethod<typeof kwargs> = {
     const T = hard ? 1 : temperature;
     const targets = softTargets(replies, T);
     const local = ctx.local;
+    const loss: LossSpec = hard ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
     const result = await trainStudent({
       model: ctx.model,
       images: local.images,
@@ -39,7 +40,9 @@ export const kdSoft: DistillMethod<typeof kwargs> = {
       dims: local,
       ...ctx.training,
       rng: ctx.rng,
-      loss: hard ? softCrossEntropy : (s, q) => kdKlLoss(s, q, T),
+      loss: buildLoss(loss),
+      parallel: { loss },
+      log: (m) => ctx.log(m),
       onEpoch: (e) => ctx.onEpoch(e),
       onStep: (s) => ctx.onStep(s),
       shouldStop: () => ctx.shouldStop(),

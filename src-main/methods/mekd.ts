@@ -151,6 +151,7 @@ export const mekd: DistillMethod<typeof kwargs> = {
         onStep: (s) => ctx.onStep(s),
         shouldStop: () => ctx.shouldStop(),
         resume: ctx.resume,
+        log: (m) => ctx.log(m),
       });
       return { ...result, targets: `${hard ? 'one-hot top-1 (smoothed 0.1)' : replies.kind} at τ=${tau} on ${local.count} real + ${pool} generated images, through G` };
     } finally {

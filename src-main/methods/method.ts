@@ -31,7 +31,7 @@ export interface MethodContext extends PlanContext {
   model: tf.LayersModel;
   local: ImageSet;
   client: TeacherClient;
-  training: { epochs: number; batchSize: number; learningRate: number; augment: AugmentOptions };
+  training: { epochs: number; batchSize: number; learningRate: number; augment: AugmentOptions; workers?: number };
   rng: Rng;
   log(message: string): void;
   onLabelProgress(p: LabelProgress): void;

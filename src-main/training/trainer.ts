@@ -6,6 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import { augmentBatch, type AugmentOptions } from './augment.ts';
 import { createAdam } from './optimizer.ts';
+import { readOptimizerState, restoreOptimizerState } from './optimizer-state.ts';
+import { resolveWorkers, type ParallelSpec } from './parallel/specs.ts';
+import { parallelBackend, trainDataParallel } from './parallel/data-parallel.ts';
 
 export type BatchLoss = (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
 
@@ -59,6 +62,18 @@ export interface TrainSetup {
    * (GPD trains a wide dynamic teacher whose slices are the student). Defaults to the model's own.
    */
   objective?: { variables: tf.Variable[]; loss: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar };
+  /**
+   * Worker threads for data-parallel training (recipe `training.workers`, `--workers`); default:
+   * DISTILL_WORKERS, else every core. Used only with `parallel`, without `objective`, on wasm or cpu.
+   */
+  workers?: number;
+  /**
+   * The loss and batch hook as data, which lets training run across worker threads (closures
+   * cannot cross threads). It must describe the same computation as `loss` and `batchHook`.
+   */
+  parallel?: ParallelSpec;
+  /** Notes on how training runs (across how many threads, or why on one). */
+  log?: (message: string) => void;
 }
 
 export interface TrainResult {
@@ -68,15 +83,26 @@ export interface TrainResult {
   stopped: boolean;
 }
 
-/** Adam's running products β₁^t and β₂^t, which getWeights() leaves out. */
-const BIAS_POWERS = ['accBeta1', 'accBeta2'];
-
-function biasPower(optimizer: tf.Optimizer, name: string): tf.Variable | undefined {
-  const v = (optimizer as unknown as Record<string, unknown>)[name];
-  return v instanceof tf.Variable ? v : undefined;
+/** How many threads `s` trains on: more than one only when the setup can run data-parallel. */
+export function trainingThreads(s: TrainSetup): number {
+  const wanted = resolveWorkers(s.workers);
+  if (wanted <= 1) return 1;
+  let why = '';
+  if (s.objective) why = 'this method trains its own objective, which the worker threads cannot rebuild';
+  else if (!s.parallel) why = 'this method\'s loss has no description the worker threads can rebuild';
+  else if (!parallelBackend()) why = `worker threads are for the wasm and cpu backends; ${tf.getBackend()} schedules its own`;
+  if (why) {
+    s.log?.(`training on one thread: ${why}`);
+    return 1;
+  }
+  const threads = Math.min(wanted, s.batchSize);
+  s.log?.(`training data-parallel on ${threads} worker threads (global batch ${s.batchSize} split across them)`);
+  return threads;
 }
 
 export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
+  const threads = trainingThreads(s);
+  if (threads > 1) return trainDataParallel(s, threads);
   const { dims, count } = s;
   const per = dims.height * dims.width * dims.channels;
   const C = s.targets.length / count;
@@ -85,13 +111,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
   // same places in a freshly built model.
   const variables = s.objective?.variables ?? s.model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (s.resume) {
-    const moments = s.resume.optimizer.filter((w) => !BIAS_POWERS.includes(w.name));
-    await optimizer.setWeights(moments.map((w) => ({ name: w.name, tensor: tf.tensor(w.values, w.shape) })));
-    // setWeights recomputes β^t with pow(), which differs in the last bits from the running
-    // product Adam keeps; restoring the saved products makes a resumed run bit-identical.
-    for (const w of s.resume.optimizer) {
-      if (BIAS_POWERS.includes(w.name)) biasPower(optimizer, w.name)?.assign(tf.scalar(w.values[0]));
-    }
+    await restoreOptimizerState(optimizer, s.resume.optimizer);
     s.rng.setState(s.resume.rngState);
   }
   const order = new Int32Array(count);
@@ -146,21 +166,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
       if (stopped) break;
       epochsRun = epoch;
       const rngState = s.rng.getState();
-      const snapshot = async (): Promise<TrainState> => ({
-        epoch,
-        rngState,
-        optimizer: await Promise.all(
-          // Stored as float32 throughout: the step count is an int32 tensor, exact in float32 up to
-          // 2^24 steps, and one dtype keeps the checkpoint file a single flat array.
-          (await optimizer.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })),
-        ).then((ws) => [
-          ...ws,
-          ...BIAS_POWERS.flatMap((name) => {
-            const v = biasPower(optimizer, name);
-            return v ? [{ name, shape: [], values: Float32Array.from(v.dataSync()) }] : [];
-          }),
-        ]),
-      });
+      const snapshot = async (): Promise<TrainState> => ({ epoch, rngState, optimizer: await readOptimizerState(optimizer) });
       await s.onEpoch?.({ epoch, epochs: s.epochs, loss: epochLoss, seconds: (performance.now() - t0) / 1000, samples: count, snapshot });
     }
   } finally {
