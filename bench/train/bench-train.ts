@@ -96,7 +96,7 @@ async function singleCore(key: string): Promise<{ samplesPerSec: number; steps: 
       const l = step();
       await l.data();
       l.dispose();
-      if ((performance.now() - tw) / 1000 > maxSeconds / 2 && i >= 0) break;
+      if ((performance.now() - tw) / 1000 > maxSeconds / 2) break;
     }
     const t0 = performance.now();
     let done = 0;
@@ -207,7 +207,7 @@ const speedup = (c: Cell): string => {
 };
 process.stdout.write(
   `\ntraining throughput, batch ${batch} (split across the cores), up to ${steps} timed steps or ${maxSeconds} s after ${warmup} warm-up; ` +
-    `PyTorch ${'CPU'} at the same thread count, same run\n` +
+    `PyTorch CPU at the same thread count, same run\n` +
     table([
       ['student', 'params', 'backend', 'cores', 'samples/s', 'vs 1 core', 'PyTorch samples/s', 'ours/PyTorch', 'peak RSS MB'],
       ...cells.map((c) => [c.student, String(c.params), c.backend, String(c.cores), fmt(c.samplesPerSec), speedup(c), fmt(c.torch), fmt(c.ratio, 3), fmt(c.peakMB)]),

@@ -11,21 +11,16 @@
  *
  * This module replaces those with:
  *   - a batch-norm gradient that broadcasts instead of tiling (every backend: it is the same math);
- *   - two kernels written in JS that work directly on the wasm heap: a masked pass-through for the
- *     ReLU-family gradients, and one fused Adam update per variable. Each is a single loop, so it
- *     replaces several dispatches and memory passes with one. On other backends the gradients
- *     keep tfjs's own formulas.
+ *   - ReLU6 and clip masks built from step() on wasm, where ops that produce booleans are slow;
+ *     other backends keep tfjs's own formulas;
+ *   - one fused Adam update per small variable, a kernel written in JS that works directly on the
+ *     wasm heap: a single loop instead of a dozen dispatches and memory passes.
  *
  * Float32 rounding is kept step by step (Math.fround), so the fused Adam gives the same bits as
  * tfjs's op-by-op Adam on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** The parts of the wasm backend these kernels use (public members of BackendWasm). */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
+import type { WasmBackendLike } from './wasm-gradient-kernels.ts';
 
 const ADAM_STEP = 'DistillAdamStep';
 
@@ -195,8 +190,8 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     const oneMinusAccBeta1 = Math.fround(1 - self.accBeta1.dataSync()[0]);
     const oneMinusAccBeta2 = Math.fround(1 - self.accBeta2.dataSync()[0]);
     const attrs = { lr: self.learningRate, beta1: self.beta1, beta2: self.beta2, epsilon: self.epsilon, oneMinusAccBeta1, oneMinusAccBeta2 };
-    const oneMinusAccBeta1T = tf.sub(1, self.accBeta1);
-    const oneMinusAccBeta2T = tf.sub(1, self.accBeta2);
+    // 1 − β^t as tensors, for the op-by-op path; made only when a large variable needs them.
+    let bias: [tf.Tensor, tf.Tensor] | undefined;
     list.forEach(({ name, grad }, i) => {
       const value = tf.engine().registeredVariables[name];
       self.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
@@ -207,6 +202,8 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       if (value.size > FUSED_ADAM_MAX_SIZE) {
         // Large variables: wasm's SIMD element-wise ops beat one scalar JS loop (division and
         // square root per element); this is tfjs's own op sequence, so the bits are the same.
+        bias ??= [tf.sub(1, self.accBeta1), tf.sub(1, self.accBeta2)];
+        const [oneMinusAccBeta1T, oneMinusAccBeta2T] = bias;
         tf.tidy(() => {
           const m1 = tf.add(tf.mul(m, self.beta1), tf.mul(grad, 1 - self.beta1));
           const v1 = tf.add(tf.mul(v, self.beta2), tf.mul(tf.square(grad), 1 - self.beta2));
@@ -221,7 +218,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       value.assign(next);
       next.dispose();
     });
-    tf.dispose([oneMinusAccBeta1T, oneMinusAccBeta2T]);
+    if (bias) tf.dispose(bias);
     tf.tidy(() => {
       self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
       self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));

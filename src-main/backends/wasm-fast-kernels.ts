@@ -20,26 +20,15 @@
  * semantics, e.g. MaxPoolGrad routes each gradient to the first maximum of its window.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2DBackpropInput } from './wasm-gradient-kernels.ts';
+import { asTensor, conv2DBackpropInput, type WasmBackendLike } from './wasm-gradient-kernels.ts';
 
 const BACKEND = 'wasm';
-
-interface WasmBackendLike {
-  incRef(dataId: tf.DataId): void;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 function run(kernel: Kernel, args: KernelArgs): tf.TensorInfo {
   return kernel(args) as tf.TensorInfo;
-}
-
-/** A zero-copy alias of a kernel input as a Tensor (see asTensor in wasm-gradient-kernels.ts). */
-function alias(info: tf.TensorInfo, shape: number[] = info.shape): tf.Tensor {
-  return tf.engine().runKernel(tf.Reshape, { x: info as tf.Tensor }, { shape }) as tf.Tensor;
 }
 
 /** The native product is fast only untransposed; a transpose costs a few µs at these sizes. */
@@ -53,10 +42,10 @@ function batchMatMul(native: Kernel): Kernel {
         const r = t.shape.length;
         const perm = [...Array(r).keys()];
         [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-        return tf.transpose(alias(t), perm);
+        return tf.transpose(asTensor(t), perm);
       };
-      const a2 = transposeA ? swap(a) : alias(a);
-      const b2 = transposeB ? swap(b) : alias(b);
+      const a2 = transposeA ? swap(a) : asTensor(a);
+      const b2 = transposeB ? swap(b) : asTensor(b);
       return tf.engine().runKernel(tf.BatchMatMul, { a: a2, b: b2 }, { transposeA: false, transposeB: false }) as tf.Tensor;
     });
   };
@@ -86,7 +75,7 @@ function channelReduce(native: Kernel, mean: boolean): Kernel {
     const rows = tf.util.sizeFromShape(x.shape) / channels;
     if (rows < MIN_ROWS_FOR_POOLED_SUM) return run(native, args);
     return tf.tidy(() => {
-      const avg = tf.avgPool(alias(x, [1, rows, 1, channels]) as tf.Tensor4D, [rows, 1], 1, 'valid');
+      const avg = tf.avgPool(asTensor(x, [1, rows, 1, channels]) as tf.Tensor4D, [rows, 1], 1, 'valid');
       const r = mean ? avg : tf.mul(avg, rows);
       return tf.reshape(r, keepDims ? [...Array(rank - 1).fill(1), channels] : [channels]);
     });

@@ -19,13 +19,20 @@ type Pad = tf.Conv2DBackpropFilterAttrs['pad'];
 type Explicit4 = [[number, number], [number, number], [number, number], [number, number]];
 
 /**
- * Kernel inputs are TensorInfos; to compose them with tf ops we need Tensors. A Reshape to the
- * same shape is a zero-copy alias on wasm that also bumps the data's refcount, so disposing the
- * alias inside tidy() cannot free the caller's buffer.
+ * Kernel inputs are TensorInfos; to compose them with tf ops we need Tensors. A Reshape is a
+ * zero-copy alias on wasm that also bumps the data's refcount, so disposing the alias inside
+ * tidy() cannot free the caller's buffer. With a `shape`, the alias also takes that shape.
  */
-function asTensor(info: tf.TensorInfo): tf.Tensor {
-  if (info instanceof tf.Tensor) return info;
-  return tf.engine().runKernel(tf.Reshape, { x: info as tf.Tensor }, { shape: info.shape }) as tf.Tensor;
+export function asTensor(info: tf.TensorInfo, shape?: number[]): tf.Tensor {
+  if (info instanceof tf.Tensor && shape == null) return info;
+  return tf.engine().runKernel(tf.Reshape, { x: info as tf.Tensor }, { shape: shape ?? info.shape }) as tf.Tensor;
+}
+
+/** The members of the wasm backend (BackendWasm) that kernels written in JS use. */
+export interface WasmBackendLike {
+  incRef(dataId: tf.DataId): void;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }
 
 function input(inputs: tf.NamedTensorInfoMap, name: string, kernel: string): tf.TensorInfo {
