@@ -27,6 +27,7 @@ import { exportToOnnx } from '../export/onnx-export.ts';
 import { checkOnnxParity } from '../export/parity.ts';
 import { predictClasses, agreement } from '../training/evaluate.ts';
 import type { TrainState } from '../training/trainer.ts';
+import { resolveWorkers } from '../training/parallel/specs.ts';
 import { Rng } from '../util/rng.ts';
 import type { Store } from '../store/store.ts';
 import { SqliteReplyCache } from '../store/sqlite-reply-cache.ts';
@@ -99,6 +100,9 @@ export async function startRun(opts: JobOptions & { recipe: Recipe; baseDir: str
   if (preflight.total > recipe.budget.queries) {
     throw new PlanOverBudgetError(`the plan needs ${preflight.total} queries but the budget is ${recipe.budget.queries}: raise budget.queries or lower data.n`);
   }
+  // A bad thread count (--workers, the recipe, DISTILL_WORKERS) would only surface at training,
+  // after the teacher has been paid; check it here.
+  resolveWorkers(opts.workers ?? recipe.training.workers);
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
   const projectId = opts.store.projectId(opts.project ?? 'default');
   opts.store.createRun({ id: runId, projectId, name: recipe.name, recipe, engineVersion: ENGINE_VERSION });
@@ -114,6 +118,7 @@ export async function resumeRun(opts: JobOptions & { runId: string }): Promise<R
     throw new Error(`run ${run.id} is still running in process ${pid}; pause it first (distill pause ${run.id})`);
   }
   const recipe = parseRecipe(run.recipe, `stored recipe of run ${run.id}`);
+  resolveWorkers(opts.workers ?? recipe.training.workers);
   const projectId = opts.store.projectId(run.project);
   opts.store.updateRun(run.id, { control: null, error: null });
   return executeRun(opts, run.id, recipe, projectId);

@@ -93,6 +93,15 @@ test('distill run: a plan larger than the budget stops before any query', () => 
   assert.ok(!existsSync(path.join(home, 'runs')), 'nothing is started for a plan the budget cannot pay');
 });
 
+test('distill run: a bad DISTILL_WORKERS stops before any query', () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
+  const recipe = smallRecipe(home, { 'n: 2000': 'n: 300', 'queries: 2000': 'queries: 300', 'epochs: 60': 'epochs: 1' });
+  const r = spawnSync(process.execPath, [bin, 'run', recipe, '--home', home], { encoding: 'utf8', cwd: root, env: { ...process.env, DISTILL_WORKERS: 'two' } });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /DISTILL_WORKERS='two' is not a positive integer/);
+  assert.ok(!existsSync(path.join(home, 'runs')), 'nothing is started, so no query is spent');
+});
+
 test('the demo recipe on the shipped 2,000 + 2,000 subset (no Debian package) also reaches 80%', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
   const subset = path.join(root, 'resources', 'demo-data', 'fashion-mnist');
