@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import { augmentBatch, type AugmentOptions } from './augment.ts';
 import { createAdam } from './optimizer.ts';
+import { gatherRows } from './batch.ts';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.ts';
 import { resolveWorkers, type ParallelSpec } from './parallel/specs.ts';
 import { parallelBackend, trainDataParallel } from './parallel/data-parallel.ts';
@@ -133,12 +134,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
       for (let step = 0; step < steps; step++) {
         const b0 = step * s.batchSize;
         const n = Math.min(s.batchSize, count - b0);
-        // Gather in JS: avoids gather/slice kernels, which run in JS on wasm anyway.
-        for (let i = 0; i < n; i++) {
-          const src = order[b0 + i];
-          xBuf.set(s.images.subarray(src * per, (src + 1) * per), i * per);
-          yBuf.set(s.targets.subarray(src * C, (src + 1) * C), i * C);
-        }
+        gatherRows(s.images, s.targets, per, C, order, b0, n, xBuf, yBuf);
         augmentBatch(xBuf, n, dims, s.augment, s.rng, scratch);
         s.batchHook?.(xBuf, yBuf, n, s.rng);
         const x = tf.tensor4d(xBuf.subarray(0, n * per), [n, dims.height, dims.width, dims.channels]);

@@ -17,6 +17,7 @@ import '../../students/index.ts';
 import { createAdam } from '../optimizer.ts';
 import { readOptimizerState, restoreOptimizerState } from '../optimizer-state.ts';
 import { augmentBatch } from '../augment.ts';
+import { gatherRows } from '../batch.ts';
 import { Rng } from '../../util/rng.ts';
 import { AbortedError, barrier, shard } from './shared.ts';
 import { buildHook, buildLoss, type BatchHookFn, type BatchLossFn } from './specs.ts';
@@ -138,11 +139,7 @@ function runSteps(r: Replica, m: RunMessage): FromWorker {
       const rows = s1 - s0;
       const slot = mySlot(r);
       if (rows > 0) {
-        for (let i = 0; i < rows; i++) {
-          const src = r.order[b0 + s0 + i];
-          r.xBuf.set(r.images.subarray(src * per, (src + 1) * per), i * per);
-          r.yBuf.set(r.targets.subarray(src * C, (src + 1) * C), i * C);
-        }
+        gatherRows(r.images, r.targets, per, C, r.order, b0 + s0, rows, r.xBuf, r.yBuf);
         augmentBatch(r.xBuf, rows, dims, augment, rng, r.scratch);
         r.hook?.(r.xBuf, r.yBuf, rows, rng);
         const x = tf.tensor4d(r.xBuf.subarray(0, rows * per), [rows, dims.height, dims.width, dims.channels]);
