@@ -12,8 +12,14 @@
  *       dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)),  dγ = Σ dy · x̂,  dβ = Σ dy.
  * - Conv2D with a ReLU: while gradients are recorded tfjs splits fused.conv2d with a non-linear
  *   activation into conv2d, a broadcast bias add (slow on wasm: 540 µs on LeNet's first layer)
- *   and relu; only a linear activation stays fused. So the bias rides in the fused convolution
- *   and the ReLU follows as its own op.
+ *   and relu, and even the linear fused op has a custom gradient that always computes the input's
+ *   gradient, which for a model's first layer nobody uses (on LeNet's first layer it is the costliest
+ *   kernel of the backward pass). Here the layer runs the FusedConv2D kernel itself, bias and ReLU
+ *   included, and the kernel gets an ordinary gradient whose three parts are computed only when the
+ *   tape asks for them.
+ * - Dense: the same split happens to fused.matMul (matMul, a broadcast bias add, relu), and its
+ *   custom gradient also always computes the input's gradient (an MLP's first layer: a 784-wide
+ *   product nobody uses). So Dense runs the _FusedMatMul kernel itself, with a lazy gradient.
  * - ReLU with maxValue 6: tfjs applies relu() then clipByValue(), two ops and two masks in the
  *   backward pass; relu6() is the same function in one op.
  */
@@ -24,6 +30,7 @@ type LayerClass = new (args: LayerArgs) => tf.layers.Layer;
 
 const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as LayerClass;
 const ReLUBase = Object.getPrototypeOf(tf.layers.reLU({})).constructor as LayerClass;
+const DenseBase = Object.getPrototypeOf(tf.layers.dense({ units: 1 })).constructor as LayerClass;
 const Conv2DBase = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })).constructor as LayerClass;
 
 interface BatchNormInternals {
@@ -147,17 +154,111 @@ export class FastConv2D extends Conv2DBase {
       || x.rank !== 4 || (self.padding !== 'same' && self.padding !== 'valid')) {
       return super.call(inputs, kwargs);
     }
-    return tf.tidy(() => tf.relu(tf.fused.conv2d({
-      x: x as tf.Tensor4D, filter: self.kernel.read() as tf.Tensor4D, strides: self.strides as [number, number],
-      pad: self.padding as 'same' | 'valid', dilations: self.dilationRate as [number, number], dataFormat: 'NHWC',
-      bias: self.bias!.read(), activation: 'linear',
-    })));
+    const attrs: tf.FusedConv2DAttrs = {
+      strides: self.strides as [number, number], pad: self.padding as 'same' | 'valid', dataFormat: 'NHWC',
+      dilations: self.dilationRate as [number, number], dimRoundingMode: undefined as unknown as 'floor', activation: 'relu',
+    };
+    return tf.engine().runKernel(
+      tf.FusedConv2D, { x: x as tf.Tensor4D, filter: self.kernel.read(), bias: self.bias.read() }, attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor;
   }
 }
 
-// Loading a saved model now builds these classes for 'BatchNormalization' and 'ReLU'.
+/**
+ * The gradient of the FusedConv2D kernel (tfjs registers none: its fused op wraps the kernel in a
+ * custom gradient instead). Each input's part is a separate closure, so the tape skips the input's
+ * gradient where the input does not depend on a variable. Only NHWC, unit dilation and the linear
+ * and ReLU activations, which is what FastConv2D runs.
+ */
+export const fusedConv2DGradient: tf.GradConfig = {
+  kernelName: tf.FusedConv2D,
+  inputsToSave: ['x', 'filter'],
+  outputsToSave: [true],
+  gradFunc: (dyIn, saved, attrsIn) => {
+    const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    const a = attrsIn as unknown as tf.FusedConv2DAttrs;
+    const dilations = typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations ?? [1, 1];
+    if (a.dataFormat !== 'NHWC' || dilations[0] !== 1 || dilations[1] !== 1) {
+      throw new Error(`gradient of FusedConv2D: only NHWC with unit dilation is implemented (got ${a.dataFormat}, dilations ${dilations.join('x')})`);
+    }
+    const dy = dyIn as tf.Tensor4D;
+    let g: tf.Tensor4D;
+    if (a.activation === 'relu') g = tf.mul(dy, tf.step(y));
+    else if (a.activation === 'linear' || a.activation == null) g = dy;
+    else throw new Error(`gradient of FusedConv2D: activation '${a.activation}' is not implemented`);
+    const conv = { strides: a.strides, pad: a.pad, dataFormat: a.dataFormat, dimRoundingMode: a.dimRoundingMode };
+    return {
+      x: () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      filter: () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      bias: () => tf.sum(g, [0, 1, 2]),
+    };
+  },
+};
+if (tf.getGradient(tf.FusedConv2D) == null) tf.registerGradient(fusedConv2DGradient);
+
+interface DenseInternals {
+  useBias: boolean;
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  activation: { getClassName(): string };
+}
+
+export class FastDense extends DenseBase {
+  static readonly className = 'Dense';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+    const self = this as unknown as DenseInternals;
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const activation = self.activation.getClassName().toLowerCase();
+    if ((activation !== 'relu' && activation !== 'linear') || !self.useBias || self.bias == null || x.rank !== 2 || x.dtype !== 'float32') {
+      return super.call(inputs, kwargs);
+    }
+    const attrs: tf._FusedMatMulAttrs = { transposeA: false, transposeB: false, activation: activation as 'relu' | 'linear' };
+    // The kernel takes batched (3-D) operands; reshapes are free aliases.
+    const [m, k] = x.shape;
+    return tf.tidy(() => {
+      const kernel = self.kernel.read();
+      const a = tf.reshape(x, [1, m, k]);
+      const b = tf.reshape(kernel, [1, ...kernel.shape]);
+      const y = tf.engine().runKernel(tf._FusedMatMul, { a, b, bias: self.bias!.read() }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+      return tf.reshape(y, [m, y.shape[2]]);
+    });
+  }
+}
+
+/**
+ * The gradient of the _FusedMatMul kernel for batched (3-D) operands of equal batch size without
+ * transposes, a 1-D bias and a linear or ReLU activation (what FastDense runs); like
+ * fusedConv2DGradient, one lazy closure per input.
+ */
+export const fusedMatMulGradient: tf.GradConfig = {
+  kernelName: tf._FusedMatMul,
+  inputsToSave: ['a', 'b', 'bias'],
+  outputsToSave: [true],
+  gradFunc: (dyIn, saved, attrsIn) => {
+    const [a, b, bias, y] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor | undefined, tf.Tensor3D];
+    const at = attrsIn as unknown as tf._FusedMatMulAttrs;
+    if (at.transposeA || at.transposeB || a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || (bias != null && bias.rank !== 1)) {
+      throw new Error('gradient of _FusedMatMul: only 3-D operands of equal batch, no transposes and a 1-D bias are implemented');
+    }
+    const dy = dyIn as tf.Tensor3D;
+    let g: tf.Tensor3D;
+    if (at.activation === 'relu') g = tf.mul(dy, tf.step(y));
+    else if (at.activation === 'linear' || at.activation == null) g = dy;
+    else throw new Error(`gradient of _FusedMatMul: activation '${at.activation}' is not implemented`);
+    return {
+      a: () => tf.matMul(g, b, false, true),
+      b: () => tf.matMul(a, g, true, false),
+      bias: () => tf.sum(g, [0, 1]),
+    };
+  },
+};
+if (tf.getGradient(tf._FusedMatMul) == null) tf.registerGradient(fusedMatMulGradient);
+
+// Loading a saved model now builds these classes for their original names.
 tf.serialization.registerClass(FastBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 tf.serialization.registerClass(FastConv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+tf.serialization.registerClass(FastDense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 tf.serialization.registerClass(FastReLU as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 
 export function batchNormalization(args: Parameters<typeof tf.layers.batchNormalization>[0]): tf.layers.Layer {
@@ -170,4 +271,8 @@ export function reLU(args: Parameters<typeof tf.layers.reLU>[0]): tf.layers.Laye
 
 export function conv2d(args: Parameters<typeof tf.layers.conv2d>[0]): tf.layers.Layer {
   return new FastConv2D(args as unknown as LayerArgs);
+}
+
+export function dense(args: Parameters<typeof tf.layers.dense>[0]): tf.layers.Layer {
+  return new FastDense(args as unknown as LayerArgs);
 }

@@ -4,7 +4,7 @@
  * experiments; it keeps the fully connected widths and halves the filters.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2d } from './fast-layers.ts';
+import { conv2d, dense } from './fast-layers.ts';
 import { registerStudent, type StudentBuildOptions } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
@@ -26,9 +26,9 @@ function buildLeNet(key: string, filters: [number, number], opts: StudentBuildOp
   }));
   model.add(tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2, strides: 2 }));
   model.add(tf.layers.flatten({ name: 'flatten' }));
-  model.add(tf.layers.dense({ name: 'fc1', units: 120, activation: 'relu', kernelInitializer: init.glorot() }));
-  model.add(tf.layers.dense({ name: 'fc2', units: 84, activation: 'relu', kernelInitializer: init.glorot() }));
-  model.add(tf.layers.dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }));
+  model.add(dense({ name: 'fc1', units: 120, activation: 'relu', kernelInitializer: init.glorot() }));
+  model.add(dense({ name: 'fc2', units: 84, activation: 'relu', kernelInitializer: init.glorot() }));
+  model.add(dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }));
   return model;
 }
 

@@ -1,5 +1,6 @@
 /** A plain multilayer perceptron: the smallest baseline with no spatial inductive bias. */
 import * as tf from '@tensorflow/tfjs';
+import { dense } from './fast-layers.ts';
 import { registerStudent } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
@@ -13,9 +14,9 @@ registerStudent({
     const init = new SeededInit(opts.seed);
     const model = tf.sequential({ name: 'mlp' });
     model.add(tf.layers.flatten({ name: 'flatten', inputShape: opts.inputShape }));
-    model.add(tf.layers.dense({ name: 'fc1', units: 256, activation: 'relu', kernelInitializer: init.he() }));
-    model.add(tf.layers.dense({ name: 'fc2', units: 128, activation: 'relu', kernelInitializer: init.he() }));
-    model.add(tf.layers.dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }));
+    model.add(dense({ name: 'fc1', units: 256, activation: 'relu', kernelInitializer: init.he() }));
+    model.add(dense({ name: 'fc2', units: 128, activation: 'relu', kernelInitializer: init.he() }));
+    model.add(dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }));
     return model;
   },
 });

@@ -3,7 +3,7 @@
  * ReLU6. ReLU6 is kept because it quantises well, which matters on edge targets.
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, conv2d, reLU } from './fast-layers.ts';
+import { batchNormalization, conv2d, dense, reLU } from './fast-layers.ts';
 import { registerStudent } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
@@ -40,7 +40,7 @@ registerStudent({
       model.add(reLU({ name: `${p}_pw_relu6`, maxValue: 6 }));
     });
     model.add(tf.layers.globalAveragePooling2d({ name: 'gap' }));
-    model.add(tf.layers.dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }));
+    model.add(dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }));
     return model;
   },
 });

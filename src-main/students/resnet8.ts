@@ -4,7 +4,7 @@
  * BatchNormalization carry no bias, since BN's shift makes it redundant.
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, conv2d, reLU } from './fast-layers.ts';
+import { batchNormalization, conv2d, dense, reLU } from './fast-layers.ts';
 import { registerStudent } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
@@ -48,7 +48,7 @@ registerStudent({
     x = basicBlock(x, init, 'block2', 32, 2);
     x = basicBlock(x, init, 'block3', 64, 2);
     x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
-    const logits = tf.layers.dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() })
+    const logits = dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() })
       .apply(x) as tf.SymbolicTensor;
     return tf.model({ name: 'resnet8', inputs: input, outputs: logits });
   },

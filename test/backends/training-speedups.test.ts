@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src-main/backends/select-backend.ts';
 import { FusedAdamOptimizer } from '../../src-main/backends/training-speedups.ts';
-import { FastBatchNormalization, FastConv2D, FastReLU, batchNormalization, conv2d, reLU } from '../../src-main/students/fast-layers.ts';
+import { FastBatchNormalization, FastConv2D, FastDense, FastReLU, batchNormalization, conv2d, dense, reLU } from '../../src-main/students/fast-layers.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
 function randomArray(n: number, rng: Rng, scale = 1): Float32Array {
@@ -209,19 +209,92 @@ describe('fast layers', () => {
   test('Conv2D with a ReLU', () =>
     compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [3, 6, 6, 2], 1e-5));
 
+  test('Conv2D with a ReLU, valid padding and stride 2', () =>
+    compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 3, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [2, 7, 7, 3], 1e-5));
+
+  /** compare() for layers that take 2-D input. */
+  function compare2d(make: (fast: boolean) => tf.layers.Layer, shape: [number, number], tol: number) {
+    const rng = new Rng(8);
+    const x = tf.tensor2d(randomArray(shape[0] * shape[1], rng, 2), shape);
+    const base = make(false);
+    const fast = make(true);
+    const yShape = base.apply(x) as tf.Tensor;
+    fast.apply(x);
+    fast.setWeights(base.getWeights());
+    const r = tf.tensor(randomArray(yShape.size, rng), yShape.shape);
+    const run = (layer: tf.layers.Layer) => {
+      const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a, { training: true }) as tf.Tensor, r)))(x);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, weights);
+      return [layer.apply(x) as tf.Tensor, value, dx, ...weights.map((w) => grads[w.name])];
+    };
+    const want = run(base);
+    const got = run(fast);
+    for (let i = 0; i < want.length; i++) {
+      const e = maxRelErr(got[i].dataSync(), want[i].dataSync());
+      assert.ok(e < tol, `Dense output ${i} rel err ${e}`);
+    }
+    tf.dispose([x, r, yShape, ...want, ...got]);
+  }
+
+  for (const activation of ['relu', 'linear'] as const) {
+    test(`Dense, ${activation}: output, input gradient and weight gradients`, async () => {
+      await tf.setBackend('wasm');
+      compare2d((fast) => (fast ? dense : tf.layers.dense)({ units: 7, activation, kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [5, 11], 1e-5);
+    });
+  }
+
+  test("a first layer's input gradient is never computed, and the weights' gradients still are", async () => {
+    await tf.setBackend('wasm');
+    const layer = conv2d({ filters: 3, kernelSize: 5, padding: 'same', activation: 'relu' });
+    const x = tf.randomUniform([4, 12, 12, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+    layer.apply(x);
+    const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+    let grads: tf.NamedTensorMap = {};
+    const info = await tf.profile(() => {
+      grads = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads;
+    });
+    const names = info.kernels.map((k) => k.name);
+    assert.ok(names.includes('Conv2DBackpropFilter'), names.join(','));
+    assert.ok(!names.includes('Conv2DBackpropInput'), `input gradient computed: ${names.join(',')}`);
+    assert.deepEqual(weights.map((w) => grads[w.name].shape), [[5, 5, 1, 3], [3]]);
+    tf.dispose([x, ...Object.values(grads)]);
+  });
+
+  test("a first Dense layer's input gradient is never computed either", async () => {
+    await tf.setBackend('wasm');
+    const x = tf.randomUniform([4, 30], 0, 1, 'float32', 4) as tf.Tensor2D;
+    const matMuls = async (layer: tf.layers.Layer): Promise<number> => {
+      layer.apply(x);
+      const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const info = await tf.profile(() => {
+        tf.dispose(tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads);
+      });
+      return info.kernels.filter((k) => k.name === 'BatchMatMul').length;
+    };
+    const base = await matMuls(tf.layers.dense({ units: 5, activation: 'relu' }));
+    const fast = await matMuls(dense({ units: 5, activation: 'relu' }));
+    // tfjs: the forward product and both gradients; here only the kernel's gradient.
+    assert.ok(fast < base, `BatchMatMul kernels: fast ${fast}, tfjs ${base}`);
+    x.dispose();
+  });
+
   test('saved models load back as the fast classes under the original names', async () => {
     await tf.setBackend('wasm');
     const m = tf.sequential();
     m.add(conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, activation: 'relu' }));
     m.add(batchNormalization({}));
     m.add(reLU({ maxValue: 6 }));
+    m.add(tf.layers.flatten());
+    m.add(dense({ units: 3, activation: 'relu' }));
     let artifacts: tf.io.ModelArtifacts | undefined;
     await m.save(tf.io.withSaveHandler(async (a) => { artifacts = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
     const json = JSON.stringify(artifacts!.modelTopology);
-    for (const name of ['"Conv2D"', '"BatchNormalization"', '"ReLU"']) assert.ok(json.includes(name), name);
+    for (const name of ['"Conv2D"', '"BatchNormalization"', '"ReLU"', '"Dense"']) assert.ok(json.includes(name), name);
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
     assert.ok(loaded.layers[0] instanceof FastConv2D);
     assert.ok(loaded.layers[1] instanceof FastBatchNormalization);
     assert.ok(loaded.layers[2] instanceof FastReLU);
+    assert.ok(loaded.layers[4] instanceof FastDense);
   });
 });
