@@ -1,0 +1,61 @@
+/**
+ * How accurate a zoo student gets when trained on real, correctly labelled Fashion-MNIST training
+ * images: a reference point for the distillation table (a method that labels at most B images can
+ * hardly beat the same student trained on B real labelled images).
+ *
+ *   node --import tsx scripts/student-ceiling.ts [--student lenet5-half] [--n 60000] [--epochs 30]
+ *     [--shift 2] [--batch 64] [--seed 1]
+ *
+ * Same trainer, optimiser (Adam 1e-3), batch and augmentation as a run; hard labels, no teacher.
+ * Prints test accuracy on the 10,000 test images after every epoch, then one JSON line.
+ */
+import { parseArgs } from 'node:util';
+import { initBackend } from '../src-main/backends/select-backend.ts';
+import { getStudent } from '../src-main/students/index.ts';
+import { trainStudent } from '../src-main/training/trainer.ts';
+import { buildLoss, type LossSpec } from '../src-main/training/parallel/specs.ts';
+import { agreement, predictClasses } from '../src-main/training/evaluate.ts';
+import { DEBIAN_FASHION_MNIST_DIR } from '../src-main/data/fashion-mnist.ts';
+import { findIdxPair, loadIdxImages } from '../src-main/data/idx.ts';
+import { Rng } from '../src-main/util/rng.ts';
+
+const { values } = parseArgs({
+  options: {
+    student: { type: 'string', default: 'lenet5-half' },
+    n: { type: 'string', default: '60000' },
+    epochs: { type: 'string', default: '30' },
+    shift: { type: 'string', default: '2' },
+    batch: { type: 'string', default: '64' },
+    seed: { type: 'string', default: '1' },
+    data: { type: 'string', default: DEBIAN_FASHION_MNIST_DIR },
+  },
+});
+const backend = await initBackend({});
+const trainPair = findIdxPair(values.data, 'train');
+const testPair = findIdxPair(values.data, 'test');
+const train = loadIdxImages(trainPair.images, trainPair.labels);
+const test = loadIdxImages(testPair.images, testPair.labels);
+const n = Math.min(Number(values.n), train.count);
+const epochs = Number(values.epochs);
+const dims = { height: train.height, width: train.width, channels: train.channels };
+const per = dims.height * dims.width * dims.channels;
+const C = 10;
+const targets = new Float32Array(n * C);
+for (let i = 0; i < n; i++) targets[i * C + train.labels![i]] = 1;
+const seed = Number(values.seed);
+const model = getStudent(values.student).build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: C, seed });
+const loss: LossSpec = { kind: 'soft-ce' };
+const curve: number[] = [];
+console.log(`${values.student} on the first ${n} training images with their labels, ${epochs} epochs, shift ${values.shift}, backend ${backend.key}`);
+const t0 = performance.now();
+await trainStudent({
+  model, images: train.images.subarray(0, n * per), targets, count: n, dims, epochs, batchSize: Number(values.batch), learningRate: 1e-3,
+  augment: { shift: Number(values.shift), flip: false }, rng: new Rng(seed + 1), loss: buildLoss(loss), parallel: { loss },
+  onEpoch: (e) => {
+    const accuracy = agreement(predictClasses(model, test.images, test.count, dims), test.labels!);
+    curve.push(accuracy);
+    console.log(`epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  test accuracy ${(100 * accuracy).toFixed(2)}%  (${e.seconds.toFixed(1)} s)`);
+  },
+});
+const final = curve[curve.length - 1];
+console.log(JSON.stringify({ student: values.student, n, epochs, shift: Number(values.shift), seed, finalAccuracy: final, bestAccuracy: Math.max(...curve), curve, seconds: Math.round((performance.now() - t0) / 1000) }));
