@@ -6,9 +6,11 @@
  * Order of events, so that nothing is left behind when there is no GPU:
  *   1. use an existing `navigator.gpu` if the host has one, else import Dawn and create an
  *      instance;
+ *   0. on Linux, without a host navigator.gpu, look for the Vulkan loader (libvulkan.so.1) first:
+ *      Dawn needs it there, and without it Dawn prints a native "Couldn't load Vulkan" warning
+ *      to stderr on every start (which cannot be switched off from JS) before finding nothing;
  *   2. ask for an adapter. None: the attempt fails and nothing was put on globalThis (Dawn's
- *      instance is simply dropped; on Linux Dawn itself prints one warning line to stderr,
- *      e.g. "Couldn't load Vulkan", which cannot be switched off from JS);
+ *      instance is simply dropped);
  *   3. only then put `navigator.gpu` and the WebGPU constants (GPUBufferUsage, GPUMapMode, …)
  *      that the tfjs backend reads as globals on globalThis, import the tfjs backend, and
  *      register a 'webgpu' factory that builds the backend on *this* adapter (the package's
@@ -28,6 +30,8 @@
  * none of which we use. Registration is not execution: no GPU was available where this was
  * written, so training on this backend has not been run (scripts/gpu-check.ts does that).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend as WebGPUBackendClass } from '@tensorflow/tfjs-backend-webgpu';
 import { firstLine, isMissingPackage } from './load-errors.ts';
@@ -186,6 +190,42 @@ export async function loadWebGPU(opts: { allowSoftware: boolean }): Promise<WebG
   return res.ok ? activate(res.gpu, res.adapter, res.info, res.globals, res.fromHost) : res;
 }
 
+const VULKAN_LOADER = 'libvulkan.so.1';
+/** Where glibc's dynamic loader looks when neither LD_LIBRARY_PATH nor its cache names the library. */
+const DEFAULT_LIB_DIRS = ['/lib', '/usr/lib', '/lib64', '/usr/lib64', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
+
+export interface LoaderLookup {
+  env: NodeJS.ProcessEnv;
+  exists: (file: string) => boolean;
+  /** The dynamic loader's cache (/etc/ld.so.cache), or undefined when there is none. */
+  ldCache: () => Uint8Array | undefined;
+}
+
+const realLookup: LoaderLookup = {
+  env: process.env,
+  exists: existsSync,
+  ldCache: () => {
+    try {
+      return readFileSync('/etc/ld.so.cache');
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/**
+ * Whether dlopen('libvulkan.so.1') can succeed, looked up the way glibc does: LD_LIBRARY_PATH,
+ * then the ld.so cache (which names every library in the configured directories), then the
+ * default directories.
+ */
+export function vulkanLoaderPresent(lookup: LoaderLookup = realLookup): boolean {
+  const dirs = (lookup.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (dirs.some((d) => lookup.exists(path.join(d, VULKAN_LOADER)))) return true;
+  const cache = lookup.ldCache();
+  if (cache && Buffer.from(cache.buffer, cache.byteOffset, cache.byteLength).includes(VULKAN_LOADER)) return true;
+  return DEFAULT_LIB_DIRS.some((d) => lookup.exists(path.join(d, VULKAN_LOADER)));
+}
+
 type Probe =
   | { ok: true; gpu: GpuLike; adapter: AdapterLike; info: GpuInfo; globals: Record<string, unknown>; fromHost: boolean }
   | { ok: false; reason: string; fromHost?: boolean; softwareOnly?: boolean };
@@ -196,6 +236,9 @@ async function probe(opts: { allowSoftware: boolean }): Promise<Probe> {
   let globals: Record<string, unknown> = {};
   const fromHost = gpu != null;
   if (gpu == null) {
+    if (process.platform === 'linux' && !vulkanLoaderPresent()) {
+      return { ok: false, reason: `no Vulkan loader (${VULKAN_LOADER}) on this machine, which Dawn needs on Linux (install the GPU driver's Vulkan support, e.g. the libvulkan1 package)` };
+    }
     let dawn: DawnModule;
     try {
       // A non-literal specifier: the package is optional, and its types are not wanted (above).

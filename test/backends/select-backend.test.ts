@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -21,7 +23,7 @@ const nativeInstalled = installed('@tensorflow/tfjs-node-gpu') || installed('@te
 const webgpuInstalled = installed('webgpu');
 /** What the webgpu attempt says on a machine without a GPU, with or without the optional package. */
 const NO_WEBGPU = webgpuInstalled
-  ? /^no WebGPU adapter \(Dawn found no GPU with a usable Vulkan, Metal or D3D12 driver\)$/
+  ? /^(no WebGPU adapter \(Dawn found no GPU with a usable Vulkan, Metal or D3D12 driver\)|no Vulkan loader \(libvulkan\.so\.1\) on this machine, which Dawn needs on Linux .*)$/
   : /^not installed \(optional package 'webgpu'\)$/;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -76,7 +78,7 @@ describe('initBackend', () => {
       assert.match(c.attempts[1].reason, NO_WEBGPU);
       assert.equal(c.attempts[2].reason, 'not installed');
       const line = describeBackend(c);
-      assert.match(line, /^backend wasm \((no )?SIMD\) — tfjs-node-gpu: not installed; webgpu: (no WebGPU adapter|not installed) \(.+\); tfjs-node: not installed$/);
+      assert.match(line, /^backend wasm \((no )?SIMD\) — tfjs-node-gpu: not installed; webgpu: (no WebGPU adapter \(.+\)|no Vulkan loader .+|not installed \(.+\)); tfjs-node: not installed$/);
       // The gradient kernels come with the wasm backend.
       assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
       assertNoWebGpuGlobals();
@@ -108,7 +110,13 @@ describe('initBackend', () => {
     ].join('\n');
     const env = { ...process.env };
     delete env[BACKEND_ENV_VAR];
+    // A machine without a Vulkan loader never starts Dawn; a file under the loader's name (not a
+    // library) makes the check pass, so Dawn does start, fails to load it and finds no adapter.
+    const fakeLoaderDir = mkdtempSync(path.join(os.tmpdir(), 'fake-vulkan-'));
+    writeFileSync(path.join(fakeLoaderDir, 'libvulkan.so.1'), '');
+    env.LD_LIBRARY_PATH = [env.LD_LIBRARY_PATH, fakeLoaderDir].filter(Boolean).join(':');
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    rmSync(fakeLoaderDir, { recursive: true, force: true });
     assert.equal(r.signal, null, `the child did not exit by itself within 60 s; stderr: ${r.stderr}`);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { line: string; forced: string };
@@ -158,7 +166,7 @@ describe('initBackend', () => {
     process.env[BACKEND_ENV_VAR] = 'webgpu';
     const viaEnv = await initBackend().then((c) => c, (err: Error) => err);
     if (viaEnv instanceof Error) {
-      assert.match(viaEnv.message, /'webgpu' was forced by DISTILL_BACKEND=webgpu but could not be loaded: (no WebGPU adapter|not installed)/);
+      assert.match(viaEnv.message, /'webgpu' was forced by DISTILL_BACKEND=webgpu but could not be loaded: (no WebGPU adapter|no Vulkan loader|not installed)/);
     } else {
       assert.equal(viaEnv.key, 'webgpu');
       releaseBackend();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { describeBackend, initBackend, releaseBackend } from '../../src-main/backends/select-backend.ts';
-import { describeGpu } from '../../src-main/backends/webgpu-backend.ts';
+import { describeGpu, vulkanLoaderPresent } from '../../src-main/backends/webgpu-backend.ts';
 import { listStudents } from '../../src-main/students/index.ts';
 import { kdKlLoss, labelSmoothedSoftCrossEntropy, softCrossEntropy } from '../../src-main/methods/losses.ts';
 import { createAdam } from '../../src-main/training/optimizer.ts';
@@ -150,4 +150,23 @@ test('every kernel a zoo training step and evaluation dispatch is registered for
   for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'Sqrt']) assert.ok(seen.has(k), `recorded ${k}`);
   const missing = [...seen].filter((k) => tf.getKernel(k, 'webgpu') == null).sort();
   assert.deepEqual(missing, [], `kernels without a webgpu implementation: ${missing.join(', ')}`);
+});
+
+describe('the Vulkan loader check before Dawn starts', () => {
+  const lookup = (files: string[], opts: { env?: NodeJS.ProcessEnv; cache?: string } = {}) => ({
+    env: opts.env ?? {},
+    exists: (f: string) => files.includes(f),
+    ldCache: () => (opts.cache == null ? undefined : new TextEncoder().encode(opts.cache)),
+  });
+
+  test('found through LD_LIBRARY_PATH, the ld.so cache or a default directory', () => {
+    assert.equal(vulkanLoaderPresent(lookup(['/opt/vk/lib/libvulkan.so.1'], { env: { LD_LIBRARY_PATH: '/x:/opt/vk/lib' } })), true);
+    assert.equal(vulkanLoaderPresent(lookup([], { cache: 'ld.so-1.7.0\0libc.so.6\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1' })), true);
+    assert.equal(vulkanLoaderPresent(lookup(['/usr/lib/x86_64-linux-gnu/libvulkan.so.1'])), true);
+  });
+
+  test('absent everywhere, or present only under another name', () => {
+    assert.equal(vulkanLoaderPresent(lookup([], { env: { LD_LIBRARY_PATH: '/opt/vk/lib' }, cache: 'libc.so.6\0libvulkan.so\0' })), false);
+    assert.equal(vulkanLoaderPresent(lookup(['/usr/lib/libvulkan.so'])), false);
+  });
 });
