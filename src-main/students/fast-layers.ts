@@ -164,6 +164,13 @@ export class FastConv2D extends Conv2DBase {
   }
 }
 
+/** The gradient before a fused kernel's linear or ReLU activation, from the one after it and the output y. */
+function preActivationGradient<T extends tf.Tensor>(kernel: string, dy: T, y: T, activation: string | undefined): T {
+  if (activation === 'relu') return tf.mul(dy, tf.step(y));
+  if (activation === 'linear' || activation == null) return dy;
+  throw new Error(`gradient of ${kernel}: activation '${activation}' is not implemented`);
+}
+
 /**
  * The gradient of the FusedConv2D kernel (tfjs registers none: its fused op wraps the kernel in a
  * custom gradient instead). Each input's part is a separate closure, so the tape skips the input's
@@ -181,11 +188,7 @@ export const fusedConv2DGradient: tf.GradConfig = {
     if (a.dataFormat !== 'NHWC' || dilations[0] !== 1 || dilations[1] !== 1) {
       throw new Error(`gradient of FusedConv2D: only NHWC with unit dilation is implemented (got ${a.dataFormat}, dilations ${dilations.join('x')})`);
     }
-    const dy = dyIn as tf.Tensor4D;
-    let g: tf.Tensor4D;
-    if (a.activation === 'relu') g = tf.mul(dy, tf.step(y));
-    else if (a.activation === 'linear' || a.activation == null) g = dy;
-    else throw new Error(`gradient of FusedConv2D: activation '${a.activation}' is not implemented`);
+    const g = preActivationGradient(tf.FusedConv2D, dyIn as tf.Tensor4D, y, a.activation);
     const conv = { strides: a.strides, pad: a.pad, dataFormat: a.dataFormat, dimRoundingMode: a.dimRoundingMode };
     return {
       x: () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
@@ -241,11 +244,7 @@ export const fusedMatMulGradient: tf.GradConfig = {
     if (at.transposeA || at.transposeB || a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || (bias != null && bias.rank !== 1)) {
       throw new Error('gradient of _FusedMatMul: only 3-D operands of equal batch, no transposes and a 1-D bias are implemented');
     }
-    const dy = dyIn as tf.Tensor3D;
-    let g: tf.Tensor3D;
-    if (at.activation === 'relu') g = tf.mul(dy, tf.step(y));
-    else if (at.activation === 'linear' || at.activation == null) g = dy;
-    else throw new Error(`gradient of _FusedMatMul: activation '${at.activation}' is not implemented`);
+    const g = preActivationGradient(tf._FusedMatMul, dyIn as tf.Tensor3D, y, at.activation);
     return {
       a: () => tf.matMul(g, b, false, true),
       b: () => tf.matMul(a, g, true, false),
