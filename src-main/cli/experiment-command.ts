@@ -17,13 +17,23 @@ const USAGE = `usage: distill experiment <spec.yaml | shipped name, e.g. fashion
   --only LIST    comma-separated substrings; only cells whose id contains one run
                  (ids look like lenet5-half/fs-bbt/probabilities/5000/s7)
   --epochs N     override the spec's training epochs (recorded in results.md)
+  --seeds LIST   comma-separated seeds that replace every grid block's seeds
+                 (cells already done under other seeds stay in the results)
   --home DIR     where runs and the reply cache are stored
 `;
+
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  return 2;
+}
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
-    options: { out: { type: 'string' }, only: { type: 'string' }, epochs: { type: 'string' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      out: { type: 'string' }, only: { type: 'string' }, epochs: { type: 'string' }, seeds: { type: 'string' }, home: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help || positionals.length !== 1) {
     process.stdout.write(USAGE);
@@ -32,7 +42,16 @@ export async function run(args: string[]): Promise<number> {
   const arg = positionals[0];
   const file = existsSync(arg) ? arg : path.join(RESOURCES_DIR, 'experiments', `${arg}.yaml`);
   const { spec, baseDir } = loadExperimentSpec(file);
-  if (values.epochs) spec.training.epochs = Number(values.epochs);
+  if (values.epochs != null) {
+    const e = Number(values.epochs);
+    if (!Number.isInteger(e) || e < 1) return usageError(`--epochs must be a positive integer, got "${values.epochs}"`);
+    spec.training.epochs = e;
+  }
+  if (values.seeds != null) {
+    const seeds = values.seeds.split(',').map((v) => v.trim());
+    if (!seeds.length || seeds.some((v) => !/^\d+$/.test(v))) return usageError(`--seeds must be comma-separated non-negative integers, got "${values.seeds}"`);
+    for (const block of spec.grid) block.seeds = [...new Set(seeds.map(Number))];
+  }
   const home = path.resolve(values.home ?? defaultHome());
   const store = Store.open(home);
   try {

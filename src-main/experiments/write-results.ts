@@ -21,6 +21,33 @@ function csvValue(v: unknown): string {
 
 const pct = (v?: number) => (v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(2)}%`);
 
+/**
+ * Mean and sample standard deviation over seeds of the completed runs that differ only by seed,
+ * for every (method, budget) with two seeds or more; an empty list when there are none.
+ */
+export function seedSummary(rows: CellResult[]): string[] {
+  const groups = new Map<string, CellResult[]>();
+  for (const c of rows) {
+    if (c.status !== 'completed' || c.accuracy === undefined || c.sameAs) continue;
+    const k = `${c.method}\u0000${c.budget}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  const multi = [...groups.values()].filter((cs) => new Set(cs.map((c) => c.seed)).size >= 2);
+  if (!multi.length) return [];
+  const lines = ['Across seeds (runs that differ only by seed; sd is the sample standard deviation):', '',
+    '| method | budget | seeds | accuracy mean ± sd | ratio mean | lowest – highest |', '|---|---:|---|---:|---:|---:|'];
+  for (const cs of multi) {
+    const acc = cs.map((c) => c.accuracy!);
+    const mean = acc.reduce((a, b) => a + b, 0) / acc.length;
+    const sd = Math.sqrt(acc.reduce((a, b) => a + (b - mean) ** 2, 0) / (acc.length - 1));
+    const ratios = cs.map((c) => c.ratio).filter((r): r is number => r !== undefined);
+    const ratio = ratios.length ? (ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(3) : '–';
+    lines.push(`| ${cs[0].method} | ${cs[0].budget} | ${cs.map((c) => c.seed).sort((a, b) => a - b).join(', ')} | ${pct(mean)} ± ${(sd * 100).toFixed(2)} | ${ratio} | ${pct(Math.min(...acc))} – ${pct(Math.max(...acc))} |`);
+  }
+  lines.push('');
+  return lines;
+}
+
 export function writeResultFiles(outDir: string, spec: ExperimentSpec, cells: CellResult[]): void {
   writeFileSync(path.join(outDir, 'results.csv'), [COLUMNS.join(','), ...cells.map((c) => COLUMNS.map((k) => csvValue(c[k])).join(','))].join('\n') + '\n');
   const done = cells.filter((c) => c.status === 'completed');
@@ -40,6 +67,7 @@ export function writeResultFiles(outDir: string, spec: ExperimentSpec, cells: Ce
     lines.push('');
     const teacher = rows.find((r) => r.teacherAccuracy)?.teacherAccuracy;
     if (teacher) lines.push(`Teacher accuracy on the same held-out images: ${pct(teacher)}.`, '');
+    lines.push(...seedSummary(rows));
     const [student, kind] = g.split(' · ');
     const file = `accuracy-vs-queries-${student}-${kind}.png`;
     const series = new Map<string, { x: number; y: number }[]>();

@@ -102,6 +102,21 @@ test('distill run: a bad DISTILL_WORKERS stops before any query', () => {
   assert.ok(!existsSync(path.join(home, 'runs')), 'nothing is started, so no query is spent');
 });
 
+test('distill experiment: bad --seeds and --epochs are usage errors, before a teacher or store is touched', () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
+  for (const [flag, value, message] of [
+    ['--seeds', '7,x', /--seeds must be comma-separated non-negative integers, got "7,x"/],
+    ['--seeds', '', /--seeds must be comma-separated non-negative integers/],
+    ['--epochs', '0', /--epochs must be a positive integer, got "0"/],
+  ] as const) {
+    const r = distill(['experiment', 'fashion-fewshot', flag, value, '--out', path.join(home, 'out')], home);
+    assert.equal(r.code, 2, `${flag} ${value}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.ok(!existsSync(path.join(home, 'out')), 'no results folder');
+    assert.ok(!existsSync(path.join(home, 'distill.db')), 'no store');
+  }
+});
+
 test('the demo recipe on the shipped 2,000 + 2,000 subset (no Debian package) also reaches 80%', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
   const subset = path.join(root, 'resources', 'demo-data', 'fashion-mnist');

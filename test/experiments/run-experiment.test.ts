@@ -11,7 +11,8 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
 import { loadExperimentSpec, expandGrid } from '../../src-main/experiments/experiment-spec.ts';
-import { runExperiment } from '../../src-main/experiments/run-experiment.ts';
+import { runExperiment, type CellResult } from '../../src-main/experiments/run-experiment.ts';
+import { seedSummary } from '../../src-main/experiments/write-results.ts';
 import { Store } from '../../src-main/store/store.ts';
 
 const SPEC = `version: 1
@@ -69,4 +70,21 @@ test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells whe
   } finally {
     store.close();
   }
+});
+
+test('results.md summarises runs that differ only by seed: mean, sample sd, range', () => {
+  const cell = (method: string, budget: number, seed: number, accuracy: number, extra: Partial<CellResult> = {}): CellResult => ({
+    id: `s/${method}/probabilities/${budget}/s${seed}`, student: 's', method, methodKey: method, responseKind: 'probabilities', budget, seed,
+    status: 'completed', accuracy, ratio: accuracy / 0.9, teacherAccuracy: 0.9, ...extra,
+  });
+  const rows = [
+    cell('fs-bbt', 20000, 7, 0.87), cell('fs-bbt', 20000, 8, 0.88), cell('fs-bbt', 20000, 9, 0.89),
+    cell('kd-soft', 2000, 7, 0.85), // one seed only: no summary row
+    cell('kd-soft', 5000, 8, 0.85, { sameAs: 's/kd-soft/probabilities/2000/s8' }), // a repeated row, not a run
+    cell('active-mixup', 20000, 7, 0.86), cell('active-mixup', 20000, 8, 0.5, { status: 'failed' }),
+  ];
+  const lines = seedSummary(rows);
+  const body = lines.filter((l) => l.startsWith('| ') && !l.startsWith('| method'));
+  assert.deepEqual(body, ['| fs-bbt | 20000 | 7, 8, 9 | 88.00% ± 1.00 | 0.978 | 87.00% – 89.00% |']);
+  assert.deepEqual(seedSummary(rows.slice(3)), []);
 });
