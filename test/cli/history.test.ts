@@ -20,13 +20,16 @@ function distill(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Long enough that a pause asked for at epoch 2, through two more CLI processes, lands well before the
+// end: one epoch of 300 images takes a few tens of milliseconds on wasm.
+const EPOCHS = 400;
 const recipeFile = path.join(home, 'short.yaml');
 writeFileSync(
   recipeFile,
   readFileSync(path.join(root, 'resources', 'recipes', 'demo.yaml'), 'utf8')
     .replace('n: 2000', 'n: 300\n  testLimit: 300')
     .replace('queries: 2000', 'queries: 300')
-    .replace(/epochs: \d+/, 'epochs: 40')
+    .replace(/epochs: \d+/, `epochs: ${EPOCHS}`)
     .replace('onnx: true', 'onnx: false'),
 );
 
@@ -62,7 +65,7 @@ test('distill pause from another process stops a run; distill resume finishes it
   assert.match(resumed.stderr, /resuming from the checkpoint of epoch \d+/);
 
   const shown = JSON.parse(distill('show', first.runId, '--json').stdout);
-  assert.deepEqual(shown.metrics.map((m: { epoch: number }) => m.epoch), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.deepEqual(shown.metrics.map((m: { epoch: number }) => m.epoch), Array.from({ length: EPOCHS }, (_, i) => i + 1));
   assert.ok(shown.events.some((e: { message: string }) => e.message === 'pause requested'));
   assert.equal(shown.status, 'completed');
 });
@@ -81,7 +84,7 @@ test('runs, compare and history export agree with the store', () => {
   assert.equal(distill('history', '--format', 'csv', '--out', csvFile).code, 0);
   const lines = readFileSync(csvFile, 'utf8').trim().split('\n');
   assert.equal(lines[0], 'run,name,status,student,method,teacher_replies,epoch,loss,accuracy,fidelity,queries,created');
-  assert.equal(lines.length, 1 + 40 + 2, 'one row per epoch of each run');
+  assert.equal(lines.length, 1 + EPOCHS + 2, 'one row per epoch of each run');
   const json = JSON.parse(distill('history', '--format', 'json').stdout);
   assert.equal(json.length, 2);
   assert.equal(distill('show', 'no-such-run').code, 1);
