@@ -131,16 +131,20 @@ export class FastReLU extends ReLUBase {
   }
 }
 
-interface Conv2DInternals {
+/** What Conv2D and Dense keep for the fused call: weights, bias and activation. */
+interface FusedLayerInternals {
+  useBias: boolean;
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  activation: { getClassName(): string };
+}
+
+interface Conv2DInternals extends FusedLayerInternals {
   rank: number;
   dataFormat: string;
   padding: string;
   strides: number[];
   dilationRate: number[];
-  useBias: boolean;
-  kernel: tf.LayerVariable;
-  bias: tf.LayerVariable | null;
-  activation: { getClassName(): string };
 }
 
 export class FastConv2D extends Conv2DBase {
@@ -199,18 +203,11 @@ export const fusedConv2DGradient: tf.GradConfig = {
 };
 if (tf.getGradient(tf.FusedConv2D) == null) tf.registerGradient(fusedConv2DGradient);
 
-interface DenseInternals {
-  useBias: boolean;
-  kernel: tf.LayerVariable;
-  bias: tf.LayerVariable | null;
-  activation: { getClassName(): string };
-}
-
 export class FastDense extends DenseBase {
   static readonly className = 'Dense';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-    const self = this as unknown as DenseInternals;
+    const self = this as unknown as FusedLayerInternals;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const activation = self.activation.getClassName().toLowerCase();
     if ((activation !== 'relu' && activation !== 'linear') || !self.useBias || self.bias == null || x.rank !== 2 || x.dtype !== 'float32') {
