@@ -5,10 +5,9 @@
  *
  * Order of events, so that nothing is left behind when there is no GPU:
  *   1. use an existing `navigator.gpu` if the host has one, else import Dawn and create an
- *      instance;
- *   0. on Linux, without a host navigator.gpu, look for the Vulkan loader (libvulkan.so.1) first:
- *      Dawn needs it there, and without it Dawn prints a native "Couldn't load Vulkan" warning
- *      to stderr on every start (which cannot be switched off from JS) before finding nothing;
+ *      instance. On Linux Dawn is only started when the Vulkan loader (libvulkan.so.1) is there:
+ *      without it Dawn can find nothing, and prints a native "Couldn't load Vulkan" warning to
+ *      stderr on every start, which cannot be switched off from JS;
  *   2. ask for an adapter. None: the attempt fails and nothing was put on globalThis (Dawn's
  *      instance is simply dropped);
  *   3. only then put `navigator.gpu` and the WebGPU constants (GPUBufferUsage, GPUMapMode, …)

@@ -10,6 +10,7 @@ import { Store } from '../store/store.ts';
 import { RESOURCES_DIR } from '../recipe/load-recipe.ts';
 import { loadExperimentSpec } from '../experiments/experiment-spec.ts';
 import { runExperiment } from '../experiments/run-experiment.ts';
+import { usageError as printUsageError } from './format.ts';
 
 const USAGE = `usage: distill experiment <spec.yaml | shipped name, e.g. fashion-fewshot> [options]
 
@@ -22,10 +23,7 @@ const USAGE = `usage: distill experiment <spec.yaml | shipped name, e.g. fashion
   --home DIR     where runs and the reply cache are stored
 `;
 
-function usageError(message: string): number {
-  process.stderr.write(`${message}\n\n${USAGE}`);
-  return 2;
-}
+const usageError = (message: string): number => printUsageError(message, USAGE);
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -17,3 +17,9 @@ export function table(rows: string[][]): string {
   const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
+
+/** Prints a usage error (and the command's usage text, when given) to stderr; returns exit code 2. */
+export function usageError(message: string, usage?: string): number {
+  process.stderr.write(usage ? `${message}\n\n${usage}` : `${message}\n`);
+  return 2;
+}

@@ -13,7 +13,7 @@ import { describeStudent } from '../students/describe.ts';
 import { listMethods } from '../methods/index.ts';
 import { Store } from '../store/store.ts';
 import { eventPrinter } from './render-events.ts';
-import { pct, duration, table } from './format.ts';
+import { pct, duration, table, usageError } from './format.ts';
 import { SUBCOMMANDS } from './subcommands.ts';
 import { historyCommand, HISTORY_COMMANDS } from './history-commands.ts';
 
@@ -195,10 +195,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function usageError(message: string): number {
-  process.stderr.write(`${message}\n`);
-  return 2;
-}
 
 function jsonLine(s: RunSummary) {
   return {

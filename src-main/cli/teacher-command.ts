@@ -11,7 +11,7 @@ import { registerSecret } from '../teachers/secrets.ts';
 import { startTeacherServer, type ServeProtocol } from '../teacher-server/start-teacher-server.ts';
 import { SERVE_RESPONSES, type ServeResponse } from '../teacher-server/served-reply.ts';
 import { RESPONSE_KINDS, type ResponseKind } from '../teachers/responses.ts';
-import { table } from './format.ts';
+import { table, usageError as printUsageError } from './format.ts';
 
 const USAGE = `usage:
   distill teacher probe <url|model.json> --protocol P [--model NAME] [--version V] [--json]
@@ -33,10 +33,7 @@ export async function run(args: string[]): Promise<number> {
   return sub === undefined || sub === '--help' || sub === '-h' ? 0 : 2;
 }
 
-function usageError(message: string): number {
-  process.stderr.write(`${message}\n\n${USAGE}`);
-  return 2;
-}
+const usageError = (message: string): number => printUsageError(message, USAGE);
 
 async function probe(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
