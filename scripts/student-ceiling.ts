@@ -15,7 +15,7 @@ import { getStudent } from '../src-main/students/index.ts';
 import { trainStudent } from '../src-main/training/trainer.ts';
 import { buildLoss, type LossSpec } from '../src-main/training/parallel/specs.ts';
 import { agreement, predictClasses } from '../src-main/training/evaluate.ts';
-import { DEBIAN_FASHION_MNIST_DIR } from '../src-main/data/fashion-mnist.ts';
+import { resolveFashionMnistDir } from '../src-main/data/fashion-mnist.ts';
 import { findIdxPair, loadIdxImages } from '../src-main/data/idx.ts';
 import { Rng } from '../src-main/util/rng.ts';
 
@@ -27,12 +27,14 @@ const { values } = parseArgs({
     shift: { type: 'string', default: '2' },
     batch: { type: 'string', default: '64' },
     seed: { type: 'string', default: '1' },
-    data: { type: 'string', default: DEBIAN_FASHION_MNIST_DIR },
+    /** Default: the Debian package when installed, else the bundled 2,000 + 2,000 demo subset. */
+    data: { type: 'string' },
   },
 });
 const backend = await initBackend({});
-const trainPair = findIdxPair(values.data, 'train');
-const testPair = findIdxPair(values.data, 'test');
+const dataDir = values.data ?? resolveFashionMnistDir().dir;
+const trainPair = findIdxPair(dataDir, 'train');
+const testPair = findIdxPair(dataDir, 'test');
 const train = loadIdxImages(trainPair.images, trainPair.labels);
 const test = loadIdxImages(testPair.images, testPair.labels);
 const n = Math.min(Number(values.n), train.count);
@@ -46,7 +48,7 @@ const seed = Number(values.seed);
 const model = getStudent(values.student).build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: C, seed });
 const loss: LossSpec = { kind: 'soft-ce' };
 const curve: number[] = [];
-console.log(`${values.student} on the first ${n} training images with their labels, ${epochs} epochs, shift ${values.shift}, backend ${backend.key}`);
+console.log(`${values.student} on the first ${n} training images with their labels (${dataDir}), ${epochs} epochs, shift ${values.shift}, backend ${backend.key}`);
 const t0 = performance.now();
 await trainStudent({
   model, images: train.images.subarray(0, n * per), targets, count: n, dims, epochs, batchSize: Number(values.batch), learningRate: 1e-3,
