@@ -2,8 +2,13 @@
 // Node 20's test runner takes no globs and only finds .js test files by itself, so this lists
 // test/**/*.test.ts and hands them to `node --test` (through tsx). Extra arguments pass through,
 // e.g. `npm test -- --test-name-pattern=budget` or a single file path.
-import { readdirSync, statSync } from 'node:fs';
+//
+// The tests make temporary homes, stores and exports under os.tmpdir(); the run gets a TMPDIR of
+// its own, removed when every test passed and kept (its path printed) when one failed, so repeated
+// runs do not pile up files in /tmp and a failure's files are there to look at.
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 
 const args = process.argv.slice(2);
@@ -19,5 +24,12 @@ function find(dir) {
 }
 
 const files = explicit.length ? explicit : find('test').sort();
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], { stdio: 'inherit' });
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'distill-tests-'));
+// Said first, so that the runner's summary stays the last lines of the output.
+process.stdout.write(`# temporary files: ${tmp} (removed if every test passes)\n`);
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, TMPDIR: tmp },
+});
+if (r.status === 0) rmSync(tmp, { recursive: true, force: true });
 process.exit(r.status ?? 1);
