@@ -202,6 +202,11 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
       else send(res, 500, { error: (err as Error).message });
     });
   });
+  // Idle connections stay open 65 s, as cloud endpoints' load balancers keep them, not Node's 5 s.
+  // Node's default let the server drop a pooled connection just as a client, back from seconds of
+  // training with its timers starved, sent a batch on it: a reset that a budget must count as spent.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -219,6 +224,9 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
     },
   };
 }
+
+/** How long the server keeps an idle connection open. */
+export const KEEP_ALIVE_MS = 65_000;
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { startTeacherServer } from '../../src-main/teacher-server/start-teacher-server.ts';
 import type { ServedModel } from '../../src-main/teacher-server/served-model.ts';
@@ -42,6 +43,31 @@ test('rate limit: requests beyond N/s get 429 with Retry-After; auth comes first
     assert.equal(st.duplicateSamples, 3, 'four identical samples: one unique, three repeats');
     assert.deepEqual(st.byStatus, { 200: 2, 401: 1, 429: 2 });
   } finally {
+    await server.close();
+  }
+});
+
+test("an idle connection stays open past Node's 5 s default, so a client back from a long pause reuses it", async () => {
+  const server = await startTeacherServer({ model });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = () => new Promise<{ status: number; reused: boolean; keepAlive: string | undefined }>((resolve, reject) => {
+    const req = http.get(`${server.url}/v2/health/ready`, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, reused: req.reusedSocket, keepAlive: res.headers['keep-alive'] }));
+    });
+    req.on('error', reject);
+  });
+  try {
+    const first = await get();
+    assert.equal(first.status, 200);
+    assert.equal(first.reused, false);
+    assert.equal(first.keepAlive, 'timeout=65', 'clients read the idle timeout from this header');
+    await new Promise((r) => setTimeout(r, 5_500));
+    const second = await get();
+    assert.equal(second.status, 200);
+    assert.equal(second.reused, true, 'the server kept the idle connection');
+  } finally {
+    agent.destroy();
     await server.close();
   }
 });
