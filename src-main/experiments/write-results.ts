@@ -89,7 +89,17 @@ export function writeResultFiles(outDir: string, spec: ExperimentSpec, cells: Ce
   const missing = expandGrid(spec).filter((c) => !present.has(c.id));
   if (missing.length) {
     lines.push(`## Not run yet`, '', `${missing.length} cells of the spec's grid have no result yet (run the command again to continue):`, '');
-    for (const c of missing) lines.push(`- ${c.id}`);
+    // One line per student, method and response kind, listing budgets with their missing seeds.
+    const byGroup = new Map<string, Map<number, number[]>>();
+    for (const c of missing) {
+      const g = `${c.student} · ${c.method.label} · ${c.responseKind}`;
+      const budgets = byGroup.get(g) ?? new Map<number, number[]>();
+      budgets.set(c.budget, [...(budgets.get(c.budget) ?? []), c.seed]);
+      byGroup.set(g, budgets);
+    }
+    for (const [g, budgets] of byGroup) {
+      lines.push(`- ${g}: ${[...budgets].map(([b, seeds]) => `${b} (seed ${seeds.join(', ')})`).join('; ')}`);
+    }
     lines.push('');
   }
   writeFileSync(path.join(outDir, 'results.md'), lines.join('\n'));

@@ -46,8 +46,14 @@ test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells whe
   const outDir = path.join(dir, 'out');
   const store = Store.open(home);
   try {
+    // A partial run first: results.md lists what is left, one line per method with budgets and seeds.
+    await runExperiment({ spec, baseDir, store, home, outDir, filter: ['kd-hard'] });
+    const partial = readFileSync(path.join(outDir, 'results.md'), 'utf8');
+    assert.match(partial, /2 cells of the spec's grid have no result yet/);
+    assert.ok(partial.includes('- lenet5-half · fs-bbt · probabilities: 100 (seed 1); 150 (seed 1)\n'), partial);
     const cells = await runExperiment({ spec, baseDir, store, home, outDir });
     assert.equal(cells.length, 4);
+    assert.doesNotMatch(readFileSync(path.join(outDir, 'results.md'), 'utf8'), /Not run yet/);
     assert.ok(cells.every((c) => c.status === 'completed'), JSON.stringify(cells.map((c) => [c.id, c.status, c.error])));
     // kd-hard spends N queries at any budget: the larger budget repeats the smaller one's run.
     assert.equal(cells.find((c) => c.id.includes('kd-hard/probabilities/150'))?.sameAs, 'lenet5-half/kd-hard/probabilities/100/s1');
