@@ -22,7 +22,8 @@ const USAGE = `distill ${ENGINE_VERSION} — black-box distillation of a cloud t
 usage:
   distill demo [--student KEY] [--epochs N] [--json]   run the built-in default end to end
   distill run <recipe.json|yaml> [--json]              run a recipe (Ctrl-C pauses it)
-  distill resume <run> [--json]                        continue a paused, cancelled or crashed run
+  distill resume <run> [--budget N] [--json]           continue a paused, cancelled or crashed run
+                                                       (--budget raises its query budget to N)
   distill pause <run> | cancel <run>                   ask a running run (in any process) to stop
   distill runs [--json]                                the run history
   distill show <run> [--json]                          recipe, metrics and artefacts of a run
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
         student: { type: 'string' },
         epochs: { type: 'string' },
         workers: { type: 'string' },
+        budget: { type: 'string' },
         format: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -96,6 +98,12 @@ export async function main(argv: string[]): Promise<number> {
   if (values.workers !== undefined) {
     workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) return usageError(`--workers must be a positive integer, got "${values.workers}"`);
+  }
+  let budgetQueries: number | undefined;
+  if (values.budget !== undefined) {
+    if (command !== 'resume') return usageError('--budget applies to resume only (a new run takes its budget from the recipe)');
+    budgetQueries = Number(values.budget);
+    if (!Number.isInteger(budgetQueries) || budgetQueries < 1) return usageError(`--budget must be a positive integer, got "${values.budget}"`);
   }
   const home = values.home ? path.resolve(values.home) : defaultHome();
   let store: Store | undefined;
@@ -126,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
         let summary: RunSummary;
         if (command === 'resume') {
           if (!rest[0]) return usageError('distill resume needs a run id (see distill runs)');
-          summary = await resumeRun({ ...job, runId: rest[0] });
+          summary = await resumeRun({ ...job, runId: rest[0], budgetQueries });
         } else {
           const file = command === 'demo' ? path.join(RESOURCES_DIR, 'recipes', 'demo.yaml') : rest[0];
           if (!file) return usageError('distill run needs a recipe file');

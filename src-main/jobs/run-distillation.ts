@@ -12,7 +12,7 @@ import { initBackend, describeBackend, type BackendChoice, type BackendKey } fro
 import { openTeacher } from '../teachers/index.ts';
 import { TeacherClient, type TeacherClientOptions } from '../teachers/teacher-client.ts';
 import { TeacherCircuitOpenError, TeacherRateLimitedError, TeacherTimeoutError, TeacherConnectionError } from '../teachers/errors.ts';
-import { QueryBudget } from '../teachers/query-budget.ts';
+import { QueryBudget, TeacherBudgetExceededError } from '../teachers/query-budget.ts';
 import { checkInputFits, specImageDims } from '../teachers/preprocess.ts';
 import type { TeacherInputSpec } from '../teachers/teacher.ts';
 import { loadDataset, resolveFashionMnistDir } from '../data/load-dataset.ts';
@@ -110,7 +110,7 @@ export async function startRun(opts: JobOptions & { recipe: Recipe; baseDir: str
 }
 
 /** Continues a paused, cancelled, failed or crashed run from its last checkpoint. */
-export async function resumeRun(opts: JobOptions & { runId: string }): Promise<RunSummary> {
+export async function resumeRun(opts: JobOptions & { runId: string; budgetQueries?: number }): Promise<RunSummary> {
   const run = opts.store.getRun(opts.runId);
   if (run.status === 'completed') throw new Error(`run ${run.id} already completed; nothing to resume`);
   const pid = opts.store.db.prepare('SELECT pid FROM runs WHERE id = ?').pluck().get(run.id) as number | null;
@@ -119,8 +119,18 @@ export async function resumeRun(opts: JobOptions & { runId: string }): Promise<R
   }
   const recipe = parseRecipe(run.recipe, `stored recipe of run ${run.id}`);
   resolveWorkers(opts.workers ?? recipe.training.workers);
+  const raised = opts.budgetQueries !== undefined && opts.budgetQueries !== recipe.budget.queries;
+  const previous = recipe.budget.queries;
+  if (opts.budgetQueries !== undefined) {
+    // Only upwards: a lower limit could fall under what was already paid for.
+    if (!Number.isInteger(opts.budgetQueries) || opts.budgetQueries < previous) {
+      throw new RangeError(`the query budget of run ${run.id} can only be raised: it is ${previous}, got ${opts.budgetQueries}`);
+    }
+    recipe.budget.queries = opts.budgetQueries;
+  }
   const projectId = opts.store.projectId(run.project);
-  opts.store.updateRun(run.id, { control: null, error: null });
+  opts.store.updateRun(run.id, { control: null, error: null, ...(raised ? { recipe } : {}) });
+  if (raised) opts.store.logEvent(run.id, 'log', `query budget raised from ${previous} to ${recipe.budget.queries}`);
   return executeRun(opts, run.id, recipe, projectId);
 }
 
@@ -343,8 +353,14 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
     }
   } catch (err) {
     const resumable = isResumableTeacherFailure(err);
-    store.updateRun(runId, { status: resumable ? 'paused' : 'failed', error: (err as Error).message, pid: null });
+    // The budget ran out mid-run: failed requests the teacher may have billed count as spent, so a
+    // plan that uses the whole budget can fall short. Nothing paid for is lost; a higher budget finishes it.
+    const overBudget = err instanceof TeacherBudgetExceededError;
+    store.updateRun(runId, { status: resumable || overBudget ? 'paused' : 'failed', error: (err as Error).message, pid: null });
     if (resumable) emit({ type: 'log', message: `paused: ${(err as Error).message}. Every reply already paid for is stored; \`distill resume ${runId}\` continues.` });
+    if (overBudget) {
+      emit({ type: 'log', message: `paused: ${(err as Error).message}. Every reply already paid for is stored; \`distill resume ${runId} --budget N\`, with N above ${recipe.budget.queries}, continues.` });
+    }
     throw err;
   }
 }

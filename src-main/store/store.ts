@@ -110,7 +110,7 @@ export class Store {
 
   updateRun(
     id: string,
-    patch: Partial<{ status: RunStatus; error: string | null; summary: object; backend: object; teacherId: number; datasetId: number; queriesSpent: number; control: null; pid: number | null }>,
+    patch: Partial<{ status: RunStatus; error: string | null; summary: object; backend: object; teacherId: number; datasetId: number; queriesSpent: number; control: null; pid: number | null; recipe: object }>,
   ): void {
     const cols: string[] = [];
     const vals: unknown[] = [];
@@ -124,6 +124,7 @@ export class Store {
       queriesSpent: ['queries_spent', (v) => v],
       control: ['control', (v) => v],
       pid: ['pid', (v) => v],
+      recipe: ['recipe_json', (v) => JSON.stringify(v)],
     };
     for (const [k, v] of Object.entries(patch)) {
       const [col, conv] = map[k];

@@ -69,6 +69,18 @@ test('distill run: a short recipe trains, reports JSON, and exports an ONNX mode
   assert.match(r.stderr, /epoch +2/);
 });
 
+test('--budget: only for resume, a positive integer, and never lower than the run\'s budget', () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
+  const recipe = smallRecipe(home, {});
+  const onRun = distill(['run', recipe, '--budget', '500'], home);
+  assert.equal(onRun.code, 2);
+  assert.match(onRun.stderr, /--budget applies to resume only/);
+  const bad = distill(['resume', 'some-run', '--budget', '1e9x'], home);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--budget must be a positive integer, got "1e9x"/);
+  assert.ok(!existsSync(path.join(home, 'runs')), 'nothing started');
+});
+
 test('distill run: a bad recipe fails before any work, listing every problem', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
   const recipe = smallRecipe(home, { 'key: lenet5-half': 'key: lenet7', 'epochs: 60': 'epochs: -1', 'temperature: 4': 'temperature: 4, gamma: 2' });

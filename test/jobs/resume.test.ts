@@ -11,6 +11,9 @@ import { loadRecipeFile, RESOURCES_DIR } from '../../src-main/recipe/load-recipe
 import type { Recipe } from '../../src-main/recipe/recipe-schema.ts';
 import { startRun, resumeRun, type RunSummary } from '../../src-main/jobs/run-distillation.ts';
 import { Store } from '../../src-main/store/store.ts';
+import { startTeacherServer } from '../../src-main/teacher-server/start-teacher-server.ts';
+import { readTeacherManifest } from '../../src-main/teachers/onnx-local-teacher.ts';
+import { TeacherBudgetExceededError } from '../../src-main/teachers/query-budget.ts';
 
 let base: { recipe: Recipe; baseDir: string };
 before(() => {
@@ -89,5 +92,44 @@ test('cancel through the store stops a run; it can still be resumed, and a compl
     assert.equal(summary.status, 'completed');
   } finally {
     store.close();
+  }
+});
+
+test('a budget used up by a billed failure pauses the run; resume --budget raises it and finishes with nothing paid twice', async () => {
+  const manifest = path.join(RESOURCES_DIR, 'teachers', 'fashion-mnist-cnn.json');
+  // Held-out evaluation takes the first requests (3 of 128 for 300 images); the 503 hits the fifth,
+  // a training batch: the server received its samples, so the client counts them as spent.
+  const server = await startTeacherServer({ model: manifest, response: 'probs', faults: (n) => (n === 5 ? { status: 503 } : undefined) });
+  const h = home();
+  const store = Store.open(h);
+  try {
+    const recipe = structuredClone(base.recipe);
+    recipe.teacher = {
+      ...recipe.teacher, protocol: 'kserve-v2', url: server.url, modelName: 'fashion-mnist-cnn', model: undefined,
+      input: readTeacherManifest(manifest).input, responseKind: 'probabilities', numClasses: 10, maxBatch: 128,
+    } as Recipe['teacher'];
+    recipe.training.epochs = 1;
+    const logs: string[] = [];
+    await assert.rejects(
+      startRun({ store, home: h, recipe, baseDir: base.baseDir, onEvent: (e) => e.type === 'log' && logs.push(e.message) }),
+      TeacherBudgetExceededError,
+    );
+    const run = store.listRuns()[0];
+    assert.equal(run.status, 'paused');
+    assert.ok(logs.some((m) => m.includes(`distill resume ${run.id} --budget N`)), logs.join('\n'));
+    const spent = store.getRun(run.id).queriesSpent;
+    // The batch before the failure, the failed one and, if it was already in flight, the last one.
+    assert.ok(spent === 256 || spent === 300, `spent ${spent}`);
+
+    await assert.rejects(resumeRun({ store, home: h, runId: run.id, budgetQueries: 299 }), /can only be raised: it is 300, got 299/);
+    const done = await resumeRun({ store, home: h, runId: run.id, budgetQueries: 428 });
+    assert.equal(done.status, 'completed');
+    assert.equal((store.getRun(run.id).recipe as Recipe).budget.queries, 428);
+    // The 300 images once, plus the 128 billed for the failed batch: every reply that arrived was kept.
+    assert.equal(store.getRun(run.id).queriesSpent, 300 + 128);
+    assert.equal(server.stats().samplesServed, 300 + 300, 'each image answered once: 300 held-out, 300 training');
+  } finally {
+    store.close();
+    await server.close();
   }
 });
