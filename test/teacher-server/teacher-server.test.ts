@@ -50,10 +50,10 @@ test('rate limit: requests beyond N/s get 429 with Retry-After; auth comes first
 test("an idle connection stays open past Node's 5 s default, so a client back from a long pause reuses it", async () => {
   const server = await startTeacherServer({ model });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const get = () => new Promise<{ status: number; reused: boolean; keepAlive: string | undefined }>((resolve, reject) => {
+  const get = () => new Promise<{ status: number; reused: boolean; keepAlive: string }>((resolve, reject) => {
     const req = http.get(`${server.url}/v2/health/ready`, { agent }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, reused: req.reusedSocket, keepAlive: res.headers['keep-alive'] }));
+      res.on('end', () => resolve({ status: res.statusCode!, reused: req.reusedSocket, keepAlive: String(res.headers['keep-alive']) }));
     });
     req.on('error', reject);
   });
