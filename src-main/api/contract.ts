@@ -66,7 +66,8 @@ export const API = {
   'methods:plan': z.strictObject({ method: z.string().min(1).max(80), kwargs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])), n: z.number().int().min(1), responseKind: z.enum(['logits', 'probabilities', 'top-k', 'top-1']), budget: z.number().int().min(0), pricePer1000: z.number().min(0) }),
   'runs:start': runRequestSchema,
   'runs:pause': z.strictObject({ runId }),
-  'runs:resume': z.strictObject({ runId }),
+  /** `budget` raises the run's query budget first (never lowers it), e.g. after billed failures used it up. */
+  'runs:resume': z.strictObject({ runId, budget: z.number().int().min(1).max(100_000_000).optional() }),
   'runs:cancel': z.strictObject({ runId }),
   'runs:list': empty,
   'runs:get': z.strictObject({ runId }),

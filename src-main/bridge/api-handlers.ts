@@ -208,9 +208,12 @@ export function createApiService(opts: { home: string; vault: SecretVault; runs?
       return { ok: true };
     },
 
-    'runs:resume': async ({ runId }) => {
+    'runs:resume': async ({ runId, budget }) => {
       const run = store.getRun(runId);
-      await runs.resume(run.id, tokenFor(tokenKeys.get(run.id)));
+      const current = (run.recipe as Recipe).budget.queries;
+      // Checked here too, so the UI gets the reason at once rather than from the worker.
+      if (budget !== undefined && budget < current) throw new Error(`the query budget of run ${run.id} can only be raised: it is ${current}, got ${budget}`);
+      await runs.resume(run.id, tokenFor(tokenKeys.get(run.id)), budget);
       return { ok: true };
     },
 

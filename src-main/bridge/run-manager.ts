@@ -65,9 +65,9 @@ export class RunManager {
     return this.spawn({ type: 'start', home: this.home, project, recipe }, token);
   }
 
-  resume(runId: string, token?: string): Promise<string> {
+  resume(runId: string, token?: string, budgetQueries?: number): Promise<string> {
     if (this.workers.has(runId)) return Promise.reject(new Error(`run ${runId} is already running`));
-    return this.spawn({ type: 'resume', home: this.home, runId }, token, runId);
+    return this.spawn({ type: 'resume', home: this.home, runId, ...(budgetQueries !== undefined ? { budgetQueries } : {}) }, token, runId);
   }
 
   private spawn(cmd: WorkerCommand, token: string | undefined, knownId?: string): Promise<string> {

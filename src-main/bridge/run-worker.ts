@@ -38,7 +38,7 @@ async function execute(cmd: WorkerCommand, p: Port): Promise<void> {
     const summary =
       cmd.type === 'start'
         ? await startRun({ ...opts, recipe: parseRecipe(cmd.recipe, 'wizard recipe'), baseDir: cmd.home, project: cmd.project })
-        : await resumeRun({ ...opts, runId: cmd.runId });
+        : await resumeRun({ ...opts, runId: cmd.runId, budgetQueries: cmd.budgetQueries });
     throttle.flush();
     p.send({ type: 'done', runId: summary.runId, status: summary.status });
   } catch (err) {

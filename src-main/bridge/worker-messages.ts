@@ -3,7 +3,7 @@ import type { RunEvent } from '../jobs/run-events.ts';
 
 export type WorkerCommand =
   | { type: 'start'; home: string; project: string; recipe: unknown }
-  | { type: 'resume'; home: string; runId: string };
+  | { type: 'resume'; home: string; runId: string; budgetQueries?: number };
 
 export type WorkerMessage =
   | { type: 'ready' }

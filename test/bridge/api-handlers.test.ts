@@ -10,6 +10,11 @@ import { PNG } from 'pngjs';
 import { createApiService, buildRecipe } from '../../src-main/bridge/api-handlers.ts';
 import { MemoryVault } from '../../src-main/bridge/secret-vault.ts';
 import { UI_TOKEN_ENV } from '../../src-main/bridge/run-manager.ts';
+import { loadRecipeFile, RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
+import type { Recipe } from '../../src-main/recipe/recipe-schema.ts';
+import { startRun } from '../../src-main/jobs/run-distillation.ts';
+import { startTeacherServer } from '../../src-main/teacher-server/start-teacher-server.ts';
+import { readTeacherManifest } from '../../src-main/teachers/onnx-local-teacher.ts';
 
 const home = mkdtempSync(path.join(os.tmpdir(), 'distill-handlers-'));
 const service = createApiService({ home, vault: new MemoryVault() });
@@ -56,4 +61,38 @@ test('a wizard recipe names the token variable, never the token', () => {
   assert.deepEqual(recipe.teacher.input?.mean, [0.5]);
   assert.equal(recipe.data.testLimit, 50);
   assert.equal(recipe.data.test?.kind, 'idx');
+});
+
+test('runs:resume with a budget raises it in the worker and finishes a run a billed failure paused', async () => {
+  const manifest = path.join(RESOURCES_DIR, 'teachers', 'fashion-mnist-cnn.json');
+  const server = await startTeacherServer({ model: manifest, response: 'probs', faults: (n) => (n === 5 ? { status: 503 } : undefined) });
+  try {
+    const { recipe, baseDir } = loadRecipeFile(path.join(RESOURCES_DIR, 'recipes', 'demo.yaml'));
+    Object.assign(recipe.data, { n: 300, testLimit: 300 });
+    Object.assign(recipe.budget, { queries: 300 });
+    Object.assign(recipe.training, { epochs: 1, workers: 1 });
+    recipe.export.onnx = false;
+    recipe.teacher = {
+      ...recipe.teacher, protocol: 'kserve-v2', url: server.url, modelName: 'fashion-mnist-cnn', model: undefined,
+      input: readTeacherManifest(manifest).input, responseKind: 'probabilities', numClasses: 10, maxBatch: 128,
+    } as Recipe['teacher'];
+    await assert.rejects(startRun({ store: service.store, home, recipe, baseDir, project: 'budget' }), /query budget exhausted/);
+    const run = service.store.listRuns().find((r) => r.project === 'budget')!;
+    assert.equal(run.status, 'paused');
+
+    await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 200 }), /can only be raised: it is 300, got 200/);
+    await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 0 }));
+    await service.dispatch('runs:resume', { runId: run.id, budget: 428 });
+    const deadline = Date.now() + 120_000;
+    while (!['completed', 'failed', 'paused'].includes(service.store.getRun(run.id).status) || service.runs.isActive(run.id)) {
+      assert.ok(Date.now() < deadline, `run still ${service.store.getRun(run.id).status} after 120 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const done = service.store.getRun(run.id);
+    assert.equal(done.status, 'completed', done.error ?? '');
+    assert.equal((done.recipe as Recipe).budget.queries, 428);
+    assert.equal(done.queriesSpent, 300 + 128);
+  } finally {
+    await server.close();
+  }
 });
