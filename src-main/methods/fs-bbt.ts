@@ -28,6 +28,11 @@ const kwargs = z.strictObject({
   onTheFlyMixup: z.number().min(0).max(1).default(0.5),
   /** Softening of the targets; the paper trains with plain soft-target cross-entropy (T = 1). */
   temperature: z.number().positive().max(100).default(1),
+  /**
+   * How many times each local image (with its reply) appears in the training set. The local images
+   * are the only ones drawn from the deployment distribution; repeating them costs no queries.
+   */
+  realRepeats: z.number().int().min(1).max(20).default(1),
 });
 
 function synthetic(ctx: PlanContext): number {
@@ -63,7 +68,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const k = kwargs.parse(ctx.kwargs);
     const { local, dims, per, rng: poolRng, replies: realReplies } = await beginTransfer(ctx);
     const M = synthetic(ctx);
-    const blocks: Float32Array[] = [local.images];
+    const blocks: Float32Array[] = Array.from({ length: k.realRepeats }, () => local.images);
     let synthImages: Float32Array = new Float32Array(0);
     let synthCount = 0;
     let targetsSynth: Float32Array = new Float32Array(0);
@@ -96,8 +101,9 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const hard = realReplies.kind === 'top-1';
     const T = hard ? 1 : k.temperature;
     const real = softTargets(realReplies, T);
-    const targets = concatBlocks([real.values, targetsSynth]);
-    const count = local.count + synthCount;
+    const targets = concatBlocks([...Array.from({ length: k.realRepeats }, () => real.values), targetsSynth]);
+    const count = local.count * k.realRepeats + synthCount;
+    if (k.realRepeats > 1) ctx.log(`fs-bbt: the ${local.count} local images appear ${k.realRepeats} times in the training set (${count} rows)`);
     const C = realReplies.numClasses;
     const loss: LossSpec = T === 1 ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
     const hook: HookSpec = { kind: 'mixup', p: k.onTheFlyMixup };

@@ -88,7 +88,7 @@ test('every method runs under a top-1 teacher', async () => {
     Object.assign(r.budget, { queries: 400 });
     Object.assign(r.training, { epochs: 1 });
     r.teacher.responseKind = 'top-1';
-    r.method = { key, kwargs: { ...kwargs, ...(key === 'mekd' ? { ganSteps: 20 } : key === 'fs-bbt' ? { cvaeEpochs: 2 } : {}) } };
+    r.method = { key, kwargs: { ...kwargs, ...(key === 'mekd' ? { ganSteps: 20 } : key === 'fs-bbt' ? { cvaeEpochs: 2, realRepeats: 2 } : {}) } };
     const s = await startRun({ store, home, recipe: r, baseDir: base.baseDir });
     assert.equal(s.status, 'completed', key);
     assert.equal(s.teacher.responseKind, 'top-1');
