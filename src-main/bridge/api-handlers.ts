@@ -16,7 +16,7 @@ import {
   type RunRequest,
   type TeacherConnection,
 } from '../api/contract.ts';
-import { ENGINE_VERSION, resolveSource } from '../jobs/run-distillation.ts';
+import { ENGINE_VERSION, checkBudgetRaise, resolveSource } from '../jobs/run-distillation.ts';
 import { Store, type RunRow } from '../store/store.ts';
 import { openTeacher } from '../teachers/index.ts';
 import { specImageDims } from '../teachers/preprocess.ts';
@@ -210,9 +210,8 @@ export function createApiService(opts: { home: string; vault: SecretVault; runs?
 
     'runs:resume': async ({ runId, budget }) => {
       const run = store.getRun(runId);
-      const current = (run.recipe as Recipe).budget.queries;
       // Checked here too, so the UI gets the reason at once rather than from the worker.
-      if (budget !== undefined && budget < current) throw new Error(`the query budget of run ${run.id} can only be raised: it is ${current}, got ${budget}`);
+      if (budget !== undefined) checkBudgetRaise(run.id, (run.recipe as Recipe).budget.queries, budget);
       await runs.resume(run.id, tokenFor(tokenKeys.get(run.id)), budget);
       return { ok: true };
     },

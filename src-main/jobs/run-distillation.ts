@@ -109,6 +109,16 @@ export async function startRun(opts: JobOptions & { recipe: Recipe; baseDir: str
   return executeRun(opts, runId, recipe, projectId);
 }
 
+/**
+ * A resumed run's budget may only go up: a lower limit could fall under what was already paid for.
+ * Throws a RangeError that says so.
+ */
+export function checkBudgetRaise(runId: string, current: number, requested: number): void {
+  if (!Number.isInteger(requested) || requested < current) {
+    throw new RangeError(`the query budget of run ${runId} can only be raised: it is ${current}, got ${requested}`);
+  }
+}
+
 /** Continues a paused, cancelled, failed or crashed run from its last checkpoint. */
 export async function resumeRun(opts: JobOptions & { runId: string; budgetQueries?: number }): Promise<RunSummary> {
   const run = opts.store.getRun(opts.runId);
@@ -122,10 +132,7 @@ export async function resumeRun(opts: JobOptions & { runId: string; budgetQuerie
   const raised = opts.budgetQueries !== undefined && opts.budgetQueries !== recipe.budget.queries;
   const previous = recipe.budget.queries;
   if (opts.budgetQueries !== undefined) {
-    // Only upwards: a lower limit could fall under what was already paid for.
-    if (!Number.isInteger(opts.budgetQueries) || opts.budgetQueries < previous) {
-      throw new RangeError(`the query budget of run ${run.id} can only be raised: it is ${previous}, got ${opts.budgetQueries}`);
-    }
+    checkBudgetRaise(run.id, previous, opts.budgetQueries);
     recipe.budget.queries = opts.budgetQueries;
   }
   const projectId = opts.store.projectId(run.project);
