@@ -124,6 +124,11 @@ describe('wasm gradient kernels', () => {
     { x: [2, 7, 7, 2], f: [3, 3, 2, 3], stride: 1, pad: 'valid' },
     { x: [2, 7, 7, 2], f: [1, 1, 2, 1], stride: 2, pad: 'valid' },
     { x: [2, 6, 7, 2], f: [3, 3, 2, 1], stride: 1, pad: [[0, 0], [4, 0], [0, 3], [0, 0]] },
+    // MobileNet-tiny widths (16 and 32 channels).
+    { x: [2, 7, 7, 16], f: [3, 3, 16, 1], stride: 1, pad: 'same' },
+    { x: [3, 9, 8, 32], f: [3, 3, 32, 1], stride: 2, pad: 'same' },
+    { x: [2, 8, 7, 16], f: [5, 5, 16, 1], stride: 2, pad: 'valid' },
+    { x: [2, 6, 7, 16], f: [3, 3, 16, 1], stride: 1, pad: [[0, 0], [4, 0], [0, 3], [0, 0]] },
   ];
   for (const [i, c] of dwCases.entries()) {
     const m = c.f[3] > 1 ? ` multiplier ${c.f[3]}` : '';
