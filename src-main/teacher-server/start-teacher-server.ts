@@ -207,10 +207,18 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
   // training with its timers starved, sent a batch on it: a reset that a budget must count as spent.
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.headersTimeout = KEEP_ALIVE_MS + 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    if (owned) await model.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`port ${opts.port} on 127.0.0.1 is already in use (another \`distill teacher serve\` or \`distill experiment\` running?): stop it or choose another port`);
+    }
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -72,6 +72,15 @@ test("an idle connection stays open past Node's 5 s default, so a client back fr
   }
 });
 
+test('a port already in use is refused with a sentence that says so', async () => {
+  const first = await startTeacherServer({ model });
+  try {
+    await assert.rejects(startTeacherServer({ model, port: first.port }), new RegExp(`port ${first.port} on 127.0.0.1 is already in use`));
+  } finally {
+    await first.close();
+  }
+});
+
 test('an injected failure rate is seeded and reproducible', async () => {
   const pattern = async () => {
     const server = await startTeacherServer({ model, failRate: 0.5, seed: 42 });
