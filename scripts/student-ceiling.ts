@@ -25,6 +25,7 @@ import { Rng } from '../src-main/util/rng.ts';
 import { loadServedModel } from '../src-main/teacher-server/served-model.ts';
 import { softTargets } from '../src-main/methods/soft-targets.ts';
 import { responsesFromLogits } from '../src-main/teachers/responses.ts';
+import { toTeacherInput } from '../src-main/teachers/preprocess.ts';
 
 const { values } = parseArgs({
   options: {
@@ -57,16 +58,15 @@ if (!(temperature > 0)) throw new Error(`--temperature must be a positive number
 let targets: Float32Array = new Float32Array(n * C);
 let labelNote = 'their true labels';
 if (values.labels === 'teacher') {
-  // The shipped teacher, run in-process on the same input its server gets (the client-side
-  // normalisation its manifest declares); one channel, so NHWC and NCHW are the same bytes.
+  // The shipped teacher, run in-process on the same input its server gets: the client-side
+  // conversion its manifest declares, done by the function every HTTP teacher client uses.
   const manifest = new URL('../resources/teachers/fashion-mnist-cnn.json', import.meta.url).pathname;
   const teacher = await loadServedModel(manifest);
-  const spec = teacher.inputSpec!;
   const logits = new Float32Array(n * C);
   const chunk = 1000;
   for (let s0 = 0; s0 < n; s0 += chunk) {
     const m = Math.min(chunk, n - s0);
-    const x = Float32Array.from(train.images.subarray(s0 * per, (s0 + m) * per), (v) => (v - spec.mean![0]) / spec.std![0]);
+    const x = toTeacherInput(train.images.subarray(s0 * per, (s0 + m) * per), m, dims, teacher.inputSpec!);
     logits.set(await teacher.run(x, m), s0 * C);
   }
   await teacher.close();

@@ -234,7 +234,7 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
 }
 
 /** How long the server keeps an idle connection open. */
-export const KEEP_ALIVE_MS = 65_000;
+const KEEP_ALIVE_MS = 65_000;
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
