@@ -5,8 +5,9 @@
  *
  *   node --import tsx scripts/student-ceiling.ts [--student lenet5-half] [--n 60000] [--epochs 30]
  *     [--shift 2] [--batch 64] [--seed 1] [--labels true|teacher] [--temperature 1]
+ *     [--lr 0.001] [--schedule constant|cosine] [--flip]
  *
- * Same trainer, optimiser (Adam 1e-3), batch and augmentation as a run. `--labels true` (the
+ * Same trainer, optimiser (Adam, 1e-3 unless --lr), batch and augmentation as a run. `--labels true` (the
  * default) trains on the true labels, no teacher. `--labels teacher` trains on the default
  * teacher's probabilities for the same images, softened at `--temperature` (KL at T, as kd-soft
  * trains; T = 1 is cross-entropy on the probabilities): the best a method could do with n queries
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../src-main/backends/select-backend.ts';
 import { getStudent } from '../src-main/students/index.ts';
 import { trainStudent } from '../src-main/training/trainer.ts';
+import { LR_SCHEDULES, type LrSchedule } from '../src-main/training/schedule.ts';
 import { buildLoss, type LossSpec } from '../src-main/training/parallel/specs.ts';
 import { agreement, predictClasses } from '../src-main/training/evaluate.ts';
 import { resolveFashionMnistDir } from '../src-main/data/fashion-mnist.ts';
@@ -37,6 +39,9 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     labels: { type: 'string', default: 'true' },
     temperature: { type: 'string', default: '1' },
+    schedule: { type: 'string', default: 'constant' },
+    lr: { type: 'string', default: '0.001' },
+    flip: { type: 'boolean', default: false },
     /** Default: the Debian package when installed, else the bundled 2,000 + 2,000 demo subset. */
     data: { type: 'string' },
   },
@@ -82,11 +87,13 @@ const seed = Number(values.seed);
 const model = getStudent(values.student).build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: C, seed });
 const loss: LossSpec = values.labels === 'teacher' && temperature !== 1 ? { kind: 'kd-kl', temperature } : { kind: 'soft-ce' };
 const curve: number[] = [];
-console.log(`${values.student} on the first ${n} training images with ${labelNote} (${dataDir}), ${epochs} epochs, shift ${values.shift}, backend ${backend.key}`);
+if (!(LR_SCHEDULES as readonly string[]).includes(values.schedule)) throw new Error(`--schedule must be one of ${LR_SCHEDULES.join(', ')}, got ${values.schedule}`);
+console.log(`${values.student} on the first ${n} training images with ${labelNote} (${dataDir}), ${epochs} epochs, batch ${values.batch}, Adam at ${values.lr} (${values.schedule}), shift ${values.shift}${values.flip ? ', flip' : ''}, backend ${backend.key}`);
 const t0 = performance.now();
 await trainStudent({
-  model, images: train.images.subarray(0, n * per), targets, count: n, dims, epochs, batchSize: Number(values.batch), learningRate: 1e-3,
-  augment: { shift: Number(values.shift), flip: false }, rng: new Rng(seed + 1), loss: buildLoss(loss), parallel: { loss },
+  model, images: train.images.subarray(0, n * per), targets, count: n, dims, epochs, batchSize: Number(values.batch), learningRate: Number(values.lr),
+  schedule: values.schedule as LrSchedule,
+  augment: { shift: Number(values.shift), flip: values.flip }, rng: new Rng(seed + 1), loss: buildLoss(loss), parallel: { loss },
   onEpoch: (e) => {
     const accuracy = agreement(predictClasses(model, test.images, test.count, dims), test.labels!);
     curve.push(accuracy);
@@ -94,4 +101,4 @@ await trainStudent({
   },
 });
 const final = curve[curve.length - 1];
-console.log(JSON.stringify({ student: values.student, n, labels: values.labels, temperature, epochs, shift: Number(values.shift), seed, finalAccuracy: final, bestAccuracy: Math.max(...curve), curve, seconds: Math.round((performance.now() - t0) / 1000) }));
+console.log(JSON.stringify({ student: values.student, n, labels: values.labels, temperature, epochs, batch: Number(values.batch), lr: Number(values.lr), schedule: values.schedule, flip: values.flip, shift: Number(values.shift), seed, finalAccuracy: final, bestAccuracy: Math.max(...curve), curve, seconds: Math.round((performance.now() - t0) / 1000) }));

@@ -5,6 +5,7 @@
  * Pure types, zod and data: this file must stay importable from the browser.
  */
 import { z } from 'zod';
+import { LR_SCHEDULES } from '../training/schedule.ts';
 
 const runId = z.string().regex(/^[0-9A-Za-z-]{4,64}$/);
 const path = z.string().min(1).max(4096);
@@ -47,7 +48,13 @@ export const runRequestSchema = z.strictObject({
   student: z.string().min(1).max(80),
   method: z.strictObject({ key: z.string().min(1).max(80), kwargs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])) }),
   budget: z.strictObject({ queries: z.number().int().min(0).max(100_000_000), pricePer1000: z.number().min(0).max(1e6) }),
-  training: z.strictObject({ epochs: z.number().int().min(1).max(1000), batchSize: z.number().int().min(1).max(4096), learningRate: z.number().positive().max(1) }),
+  training: z.strictObject({
+    epochs: z.number().int().min(1).max(1000),
+    batchSize: z.number().int().min(1).max(4096),
+    learningRate: z.number().positive().max(1),
+    /** Default: the recipe's default, constant. */
+    schedule: z.enum(LR_SCHEDULES).optional(),
+  }),
 });
 export type RunRequest = z.infer<typeof runRequestSchema>;
 

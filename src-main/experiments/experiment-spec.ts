@@ -8,6 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { RESPONSE_KINDS } from '../teachers/responses.ts';
+import { LR_SCHEDULES } from '../training/schedule.ts';
 
 const methodEntry = z.strictObject({
   /** Name in the table (e.g. "gpd-no-dt"); defaults to the key. */
@@ -39,7 +40,13 @@ export const experimentSpecSchema = z.strictObject({
   }),
   /** Overrides of the base recipe for every cell. */
   data: z.strictObject({ n: z.number().int().positive(), testLimit: z.number().int().positive().optional() }),
-  training: z.strictObject({ epochs: z.number().int().positive() }),
+  training: z.strictObject({
+    epochs: z.number().int().positive(),
+    /** Default: the base recipe's (also the learning rate and schedule). */
+    batchSize: z.number().int().positive().max(4096).optional(),
+    learningRate: z.number().positive().max(1).optional(),
+    schedule: z.enum(LR_SCHEDULES).optional(),
+  }),
   grid: z.array(block).min(1),
 });
 

@@ -146,7 +146,7 @@ function rowOf(cell: Cell): CellResult {
   return { id: cell.id, student: cell.student, method: cell.method.label, methodKey: cell.method.key, responseKind: cell.responseKind, budget: cell.budget, seed: cell.seed, status: 'running' };
 }
 
-function cellRecipe(base: Recipe, spec: ExperimentSpec, cell: Cell, url: string, input: Recipe['teacher']['input']): Recipe {
+export function cellRecipe(base: Recipe, spec: ExperimentSpec, cell: Cell, url: string, input: Recipe['teacher']['input']): Recipe {
   const r = structuredClone(base);
   r.name = `${spec.name}-${cell.id.replace(/\//g, '-')}`;
   r.seed = cell.seed;
@@ -164,7 +164,13 @@ function cellRecipe(base: Recipe, spec: ExperimentSpec, cell: Cell, url: string,
   r.student = { key: cell.student };
   r.method = { key: cell.method.key, kwargs: cell.method.kwargs };
   r.budget = { ...r.budget, queries: cell.budget };
-  r.training = { ...r.training, epochs: spec.training.epochs };
+  r.training = {
+    ...r.training,
+    epochs: spec.training.epochs,
+    batchSize: spec.training.batchSize ?? r.training.batchSize,
+    learningRate: spec.training.learningRate ?? r.training.learningRate,
+    schedule: spec.training.schedule ?? r.training.schedule,
+  };
   r.export = { ...r.export, onnx: false };
   return r;
 }

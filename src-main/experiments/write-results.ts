@@ -52,7 +52,7 @@ export function writeResultFiles(outDir: string, spec: ExperimentSpec, cells: Ce
   writeFileSync(path.join(outDir, 'results.csv'), [COLUMNS.join(','), ...cells.map((c) => COLUMNS.map((k) => csvValue(c[k])).join(','))].join('\n') + '\n');
   const done = cells.filter((c) => c.status === 'completed');
   const lines = [`# ${spec.name}`, '', spec.description ?? '', ''];
-  lines.push(`N = ${spec.data.n} unlabelled local images, ${spec.training.epochs} epochs, teacher served over kserve-v2 (\`distill teacher serve\`'s server) on 127.0.0.1:${spec.teacher.port}. Accuracy and fidelity are the final epoch on held-out data (${spec.data.testLimit ?? 'all'} test images), never the best epoch. Ratio = student accuracy / teacher accuracy. "Used" = queries the method's plan labelled; "paid" = queries this cell actually sent (the rest came from the reply cache shared by cells).`, '');
+  lines.push(`N = ${spec.data.n} unlabelled local images, ${spec.training.epochs} epochs${spec.training.batchSize !== undefined ? `, batch ${spec.training.batchSize}` : ''}${spec.training.learningRate !== undefined ? `, learning rate ${spec.training.learningRate}` : ''}${spec.training.schedule ? `, ${spec.training.schedule} schedule` : ''}, teacher served over kserve-v2 (\`distill teacher serve\`'s server) on 127.0.0.1:${spec.teacher.port}. Accuracy and fidelity are the final epoch on held-out data (${spec.data.testLimit ?? 'all'} test images), never the best epoch. Ratio = student accuracy / teacher accuracy. "Used" = queries the method's plan labelled; "paid" = queries this cell actually sent (the rest came from the reply cache shared by cells).`, '');
   const groups = new Map<string, CellResult[]>();
   for (const c of cells) {
     const k = `${c.student} · ${c.responseKind}`;

@@ -121,6 +121,8 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
         dims,
         ...ctx.training,
         epochs: end,
+        // Each phase trains part of one run: the learning-rate schedule spans all E epochs.
+        scheduleEpochs: E,
         rng: ctx.rng,
         loss: buildLoss(loss),
         parallel: { loss },

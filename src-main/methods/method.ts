@@ -26,12 +26,13 @@ export interface PlanContext {
 
 export type { EpochEnd as EpochReport } from '../training/trainer.ts';
 import type { EpochEnd, TrainState } from '../training/trainer.ts';
+import type { LrSchedule } from '../training/schedule.ts';
 
 export interface MethodContext extends PlanContext {
   model: tf.LayersModel;
   local: ImageSet;
   client: TeacherClient;
-  training: { epochs: number; batchSize: number; learningRate: number; augment: AugmentOptions; workers?: number };
+  training: { epochs: number; batchSize: number; learningRate: number; schedule?: LrSchedule; augment: AugmentOptions; workers?: number };
   rng: Rng;
   log(message: string): void;
   onLabelProgress(p: LabelProgress): void;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { RESPONSE_KINDS } from '../teachers/responses.ts';
 import { inputSpecSchema } from '../teachers/input-spec-schema.ts';
 import { teacherAuthSchema } from '../teachers/auth.ts';
+import { LR_SCHEDULES } from '../training/schedule.ts';
 
 export const RECIPE_VERSION = 1;
 
@@ -88,6 +89,11 @@ const training = z.strictObject({
   epochs: z.number().int().positive().max(10000),
   batchSize: z.number().int().positive().max(4096).default(64),
   learningRate: z.number().positive().max(1).default(1e-3),
+  /**
+   * `constant`, or `cosine`: from learningRate down to 0 over the run's epochs. The small zoo
+   * students underfit at a constant rate; docs/results/student-ceiling/ measures the difference.
+   */
+  schedule: z.enum(LR_SCHEDULES).default('constant'),
   /**
    * Worker threads for data-parallel training, each with its own backend; the batch is split
    * across them. Default: DISTILL_WORKERS, else every core. Results match one thread up to float

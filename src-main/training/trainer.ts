@@ -10,6 +10,7 @@ import { gatherRows } from './batch.ts';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.ts';
 import { resolveWorkers, type ParallelSpec } from './parallel/specs.ts';
 import { parallelBackend, trainDataParallel } from './parallel/data-parallel.ts';
+import { epochLearningRates, setLearningRate, type LrSchedule } from './schedule.ts';
 
 export type BatchLoss = (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
 
@@ -42,6 +43,13 @@ export interface TrainSetup {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** How the learning rate moves over the run (recipe `training.schedule`); default constant. */
+  schedule?: LrSchedule;
+  /**
+   * Epochs the schedule spans, when this call trains only the first part of a longer run (active
+   * MixUp trains in phases); default `epochs`.
+   */
+  scheduleEpochs?: number;
   augment: AugmentOptions;
   rng: Rng;
   loss: BatchLoss;
@@ -131,6 +139,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
       for (let i = 0; i < count; i++) order[i] = i;
       s.rng.shuffle(order);
       let lossSum: tf.Tensor = tf.scalar(0);
+      const rates = epochLearningRates(s.learningRate, s.schedule, epoch, steps, s.scheduleEpochs ?? s.epochs);
       for (let step = 0; step < steps; step++) {
         const b0 = step * s.batchSize;
         const n = Math.min(s.batchSize, count - b0);
@@ -139,6 +148,7 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
         s.batchHook?.(xBuf, yBuf, n, s.rng);
         const x = tf.tensor4d(xBuf.subarray(0, n * per), [n, dims.height, dims.width, dims.channels]);
         const y = tf.tensor2d(yBuf.subarray(0, n * C), [n, C]);
+        setLearningRate(optimizer, rates[step]);
         const objective = s.objective;
         const loss = optimizer.minimize(
           () => (objective ? objective.loss(x, y) : s.loss(s.model.apply(x, { training: true }) as tf.Tensor2D, y)),

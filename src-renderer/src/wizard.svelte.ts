@@ -22,6 +22,7 @@ export const wiz = $state({
   epochs: 2,
   batchSize: 32,
   learningRate: 0.002,
+  schedule: 'constant' as 'constant' | 'cosine',
   plan: null as PlanResult | null,
   runId: null as string | null,
   runStatus: '',

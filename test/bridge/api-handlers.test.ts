@@ -11,6 +11,7 @@ import { createApiService, buildRecipe } from '../../src-main/bridge/api-handler
 import { MemoryVault } from '../../src-main/bridge/secret-vault.ts';
 import { UI_TOKEN_ENV } from '../../src-main/bridge/run-manager.ts';
 import { loadRecipeFile, RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
+import { runRequestSchema } from '../../src-main/api/contract.ts';
 import type { Recipe } from '../../src-main/recipe/recipe-schema.ts';
 import { startRun } from '../../src-main/jobs/run-distillation.ts';
 import { startTeacherServer } from '../../src-main/teacher-server/start-teacher-server.ts';
@@ -61,6 +62,21 @@ test('a wizard recipe names the token variable, never the token', () => {
   assert.deepEqual(recipe.teacher.input?.mean, [0.5]);
   assert.equal(recipe.data.testLimit, 50);
   assert.equal(recipe.data.test?.kind, 'idx');
+  // The wizard's rate schedule: constant unless the user picks cosine.
+  assert.equal(recipe.training.schedule, 'constant');
+});
+
+test('the wizard\'s rate schedule reaches the recipe, and an unknown one is refused at the API boundary', () => {
+  const req = {
+    project: 'p', name: 'n', teacher: { protocol: 'onnx-local', target: 'm.onnx' }, data: { source: { kind: 'builtin' }, n: 100, testLimit: 50 },
+    student: 'lenet5-half', method: { key: 'kd-soft', kwargs: {} }, budget: { queries: 100, pricePer1000: 0 },
+    training: { epochs: 1, batchSize: 32, learningRate: 0.004, schedule: 'cosine' },
+  };
+  const parsed = runRequestSchema.parse(req);
+  assert.deepEqual(buildRecipe(parsed).training, { epochs: 1, batchSize: 32, learningRate: 0.004, schedule: 'cosine', augment: { shift: 0, flip: false } });
+  const bad = runRequestSchema.safeParse({ ...req, training: { ...req.training, schedule: 'step' } });
+  assert.equal(bad.success, false);
+  assert.deepEqual(bad.error!.issues[0].path, ['training', 'schedule']);
 });
 
 test('runs:resume with a budget raises it in the worker and finishes a run a billed failure paused', async () => {

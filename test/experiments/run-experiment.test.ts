@@ -11,7 +11,8 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
 import { loadExperimentSpec, expandGrid } from '../../src-main/experiments/experiment-spec.ts';
-import { runExperiment, type CellResult } from '../../src-main/experiments/run-experiment.ts';
+import { cellRecipe, runExperiment, type CellResult } from '../../src-main/experiments/run-experiment.ts';
+import { loadRecipeFile } from '../../src-main/recipe/load-recipe.ts';
 import { seedSummary } from '../../src-main/experiments/write-results.ts';
 import { Store } from '../../src-main/store/store.ts';
 
@@ -35,6 +36,23 @@ test('the shipped fashion-fewshot spec parses and covers both response kinds and
   assert.deepEqual([...new Set(cells.map((c) => c.responseKind))].sort(), ['probabilities', 'top-1']);
   assert.ok(new Set(cells.map((c) => c.student)).size >= 2);
   assert.ok(cells.some((c) => c.method.label === 'gpd-no-dt'));
+});
+
+test('a spec may set the batch size, learning rate and schedule for every cell; otherwise the base recipe\'s stand', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'experiment-'));
+  const { recipe: base } = loadRecipeFile(path.join(RESOURCES_DIR, 'recipes', 'demo.yaml'));
+  for (const [training, batch, lr, schedule] of [
+    ['{ epochs: 3 }', base.training.batchSize, base.training.learningRate, base.training.schedule],
+    ['{ epochs: 3, batchSize: 256, learningRate: 0.005, schedule: cosine }', 256, 0.005, 'cosine'],
+  ] as const) {
+    const file = path.join(dir, 'spec.yaml');
+    writeFileSync(file, SPEC.replace('training: { epochs: 1 }', `training: ${training}`));
+    const { spec } = loadExperimentSpec(file);
+    const r = cellRecipe(base, spec, expandGrid(spec)[0], 'http://127.0.0.1:18497', undefined);
+    assert.deepEqual([r.training.epochs, r.training.batchSize, r.training.learningRate, r.training.schedule], [3, batch, lr, schedule]);
+  }
+  writeFileSync(path.join(dir, 'bad.yaml'), SPEC.replace('training: { epochs: 1 }', 'training: { epochs: 1, schedule: step }'));
+  assert.throws(() => loadExperimentSpec(path.join(dir, 'bad.yaml')), /training\.schedule/);
 });
 
 test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells when run again', async () => {

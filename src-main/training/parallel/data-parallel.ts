@@ -27,6 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendKey } from '../../backends/select-backend.ts';
 import type { AugmentOptions } from '../augment.ts';
 import type { OptimizerWeight } from '../optimizer-state.ts';
+import { epochLearningRates } from '../schedule.ts';
 import type { TrainResult, TrainSetup, TrainState } from '../trainer.ts';
 import { CTL } from './shared.ts';
 import type { FromWorker, InitMessage, RunMessage, WeightValues } from './protocol.ts';
@@ -66,6 +67,8 @@ export interface RunOptions {
   onStep?: (step: number) => void;
   /** Bring back worker 0's weights and Adam state with the result. */
   returnState?: boolean;
+  /** The learning rate of each step of this run; default: the one the trainer was created with. */
+  learningRates?: number[];
 }
 
 export interface RunResult {
@@ -239,7 +242,7 @@ export class DataParallelTrainer {
         this.threads.map((w, index) => {
           const m: RunMessage = {
             type: 'run', firstStep: r.firstStep, steps: r.steps, seed: r.seeds?.[index] ?? index,
-            progress: Boolean(r.onStep), returnState: Boolean(r.returnState),
+            progress: Boolean(r.onStep), returnState: Boolean(r.returnState), learningRates: r.learningRates,
           };
           const reply = this.expect(index);
           w.postMessage(m);
@@ -352,6 +355,7 @@ export async function trainDataParallel(s: TrainSetup, workers: number): Promise
         firstStep: 0,
         steps,
         seeds,
+        learningRates: epochLearningRates(s.learningRate, s.schedule, epoch, steps, s.scheduleEpochs ?? s.epochs),
         returnState: true,
         onStep: (step) => {
           s.onStep?.({ epoch, step, steps });

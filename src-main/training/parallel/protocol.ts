@@ -53,6 +53,8 @@ export interface RunMessage {
   progress: boolean;
   /** Worker 0 sends its weights and optimizer state with `done`. */
   returnState: boolean;
+  /** The learning rate of each step of this run, from the schedule; absent: the initial one. */
+  learningRates?: number[];
 }
 
 export type ToWorker = InitMessage | RunMessage;

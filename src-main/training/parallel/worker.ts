@@ -15,6 +15,7 @@ import { initBackend } from '../../backends/select-backend.ts';
 // the topology sent by the main thread deserialises into the same classes there.
 import '../../students/index.ts';
 import { createAdam } from '../optimizer.ts';
+import { setLearningRate } from '../schedule.ts';
 import { readOptimizerState, restoreOptimizerState } from '../optimizer-state.ts';
 import { augmentBatch } from '../augment.ts';
 import { gatherRows } from '../batch.ts';
@@ -173,6 +174,8 @@ function runSteps(r: Replica, m: RunMessage): FromWorker {
         named.push({ name: v.name, tensor: tf.tensor(r.sum.subarray(o, o + r.sizes[i]), v.shape) });
         o += r.sizes[i];
       });
+      const lr = m.learningRates?.[k - m.firstStep];
+      if (lr !== undefined) setLearningRate(r.optimizer, lr);
       r.optimizer.applyGradients(named);
       tf.dispose(named.map((t) => t.tensor));
       samples += n;
