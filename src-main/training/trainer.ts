@@ -8,7 +8,8 @@ import { augmentBatch, type AugmentOptions } from './augment.ts';
 import { createAdam } from './optimizer.ts';
 import { gatherRows } from './batch.ts';
 import { readOptimizerState, restoreOptimizerState } from './optimizer-state.ts';
-import { resolveWorkers, type ParallelSpec } from './parallel/specs.ts';
+import { MIN_FLOPS_PER_PARAM_STEP, resolveWorkers, workersByDefault, type ParallelSpec } from './parallel/specs.ts';
+import { describeStudent } from '../students/describe.ts';
 import { parallelBackend, trainDataParallel } from './parallel/data-parallel.ts';
 import { epochLearningRates, setLearningRate, type LrSchedule } from './schedule.ts';
 
@@ -100,6 +101,13 @@ export function trainingThreads(s: TrainSetup): number {
   if (s.objective) why = 'this method trains its own objective, which the worker threads cannot rebuild';
   else if (!s.parallel) why = 'this method\'s loss has no description the worker threads can rebuild';
   else if (!parallelBackend()) why = `worker threads are for the wasm and cpu backends; ${tf.getBackend()} schedules its own`;
+  else if (workersByDefault(s.workers)) {
+    const d = describeStudent(s.model);
+    const perParam = (s.batchSize * d.flops) / Math.max(1, d.trainableParams);
+    if (perParam < MIN_FLOPS_PER_PARAM_STEP) {
+      why = `at batch ${s.batchSize} this student does ${Math.round(perParam)} FLOPs per parameter per step, under the ${MIN_FLOPS_PER_PARAM_STEP} where worker threads pay; set training.workers or --workers to use them anyway`;
+    }
+  }
   if (why) {
     s.log?.(`training on one thread: ${why}`);
     return 1;

@@ -5,6 +5,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src-main/backends/select-backend.ts';
 import { getStudent } from '../../src-main/students/index.ts';
@@ -38,7 +39,7 @@ before(async () => {
 
 const KD: LossSpec = { kind: 'kd-kl', temperature: 4 };
 
-function setup(model: tf.LayersModel, workers: number, over: Partial<TrainSetup> = {}, spec: ParallelSpec = { loss: KD }): TrainSetup {
+function setup(model: tf.LayersModel, workers: number | undefined, over: Partial<TrainSetup> = {}, spec: ParallelSpec = { loss: KD }): TrainSetup {
   return {
     model, images: train.images, targets, count: train.count, dims, epochs: 1, batchSize: 64, learningRate: 2e-3,
     augment: { shift: 0, flip: false }, rng: new Rng(11), loss: buildLoss(spec.loss), parallel: spec, workers, ...over,
@@ -201,6 +202,33 @@ test('the step-level API reports throughput and keeps the replicas in step', asy
     await trainer.dispose();
   }
   model.dispose();
+});
+
+test('by default a student with too little arithmetic per parameter trains on one thread; an explicit count is obeyed', () => {
+  const saved = process.env[WORKERS_ENV_VAR];
+  const mlp = build('mlp');
+  const lenet = build('lenet5-half');
+  try {
+    delete process.env[WORKERS_ENV_VAR];
+    const notes: string[] = [];
+    const log = (m: string) => void notes.push(m);
+    // mlp: 0.47 MFLOPs per image over 235,146 parameters, 128 FLOPs per parameter per step at batch 64.
+    assert.equal(trainingThreads(setup(mlp, undefined, { log })), 1);
+    assert.match(notes[0], /one thread: at batch 64 this student does 128 FLOPs per parameter per step, under the 550/);
+    assert.equal(trainingThreads(setup(mlp, undefined, { log, batchSize: 256 })), 1);
+    // At batch 512 it does 1,024, and the workers are used.
+    assert.equal(trainingThreads(setup(mlp, undefined, { log, batchSize: 512 })), Math.min(os.availableParallelism(), 512));
+    assert.equal(trainingThreads(setup(lenet, undefined, { log })), Math.min(os.availableParallelism(), 64));
+    // An explicit count, from the recipe or the environment, is not second-guessed.
+    assert.equal(trainingThreads(setup(mlp, 2, { log })), 2);
+    process.env[WORKERS_ENV_VAR] = '2';
+    assert.equal(trainingThreads(setup(mlp, undefined, { log })), 2);
+  } finally {
+    if (saved === undefined) delete process.env[WORKERS_ENV_VAR];
+    else process.env[WORKERS_ENV_VAR] = saved;
+    mlp.dispose();
+    lenet.dispose();
+  }
 });
 
 test('the thread count: setting, DISTILL_WORKERS, every core; one thread where workers cannot rebuild the step', () => {
