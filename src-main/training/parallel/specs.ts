@@ -59,7 +59,7 @@ export function workersByDefault(requested?: number): boolean {
  * there is too little arithmetic to split to make up for it. Measured with 2 workers against one
  * thread on the 2-core machine (docs/results/training-speed/), FLOPs per parameter per step in
  * brackets: mlp at batch 64 (128) 0.39–0.51×, at 256 (512) 0.81–0.94×, at 512 (1,024) 1.32×;
- * lenet5-half at 64 (561) 0.94–1.13×; lenet5 at 64 (877) 1.10–1.29×; mobilenet-tiny at 64 (4,300)
+ * lenet5-half at 64 (561) 0.88–1.13×; lenet5 at 64 (877) 1.10–1.29×; mobilenet-tiny at 64 (4,300)
  * 1.01–1.11×; resnet8 at 64 (15,400) 1.50–1.76×. The line sits between the slowest case and the
  * break-even one. Applies only to the default worker count; an explicit one is obeyed.
  */
