@@ -206,6 +206,8 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
       try {
         const stats = describeStudent(model);
         emit({ type: 'log', message: `student ${studentSpec.key}: ${stats.params.toLocaleString('en-US')} params, ${(stats.flops / 1e6).toFixed(2)} MFLOPs per image` });
+        const t = recipe.training;
+        emit({ type: 'log', message: `training: ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}, batch ${t.batchSize}, Adam at ${t.learningRate}${t.schedule === 'cosine' ? ' with a cosine schedule down to 0' : ', constant'}` });
 
         const method = getMethod(recipe.method.key);
         const planCtx = { kwargs: recipe.method.kwargs, localCount: local.count, responseKind: info.responseKind, budget: recipe.budget.queries };

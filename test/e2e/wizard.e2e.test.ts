@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTeacherServer, type TeacherServer } from '../../src-main/teacher-server/start-teacher-server.ts';
+import { Store } from '../../src-main/store/store.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shots = path.join(root, 'test', 'e2e', 'screenshots');
@@ -156,6 +157,9 @@ async function walk(page: Page): Promise<void> {
   await page.getByRole('alert').filter({ hasText: 'raise the budget' }).waitFor();
   await page.getByLabel(/^Query budget/).fill('300');
   await page.getByLabel('Epochs').fill('4');
+  // The wizard starts at cosine; pick the other schedule, to see the choice reach the run's recipe.
+  assert.equal(await page.getByLabel('Rate schedule').inputValue(), 'cosine');
+  await page.getByLabel('Rate schedule').selectOption('constant');
   await page.getByTestId('plan').filter({ hasText: 'Estimated cost' }).waitFor();
   await page.getByRole('alert').filter({ hasText: 'raise the budget' }).waitFor({ state: 'detached' });
   await shot(page, '05-method-budget');
@@ -169,6 +173,13 @@ async function walk(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Resume' }).click();
   await status(page).filter({ hasText: /^completed$/ }).waitFor({ timeout: 300_000 });
   await shot(page, '06-train');
+  const store = Store.open(path.join(tmp, 'home'));
+  try {
+    const training = (store.listRuns()[0].recipe as { training: Record<string, unknown> }).training;
+    assert.deepEqual([training.epochs, training.learningRate, training.schedule], [4, 0.005, 'constant']);
+  } finally {
+    store.close();
+  }
   await next(page);
 
   // 7 Evaluate

@@ -117,6 +117,8 @@ test('a budget used up by a billed failure pauses the run; resume --budget raise
     const run = store.listRuns()[0];
     assert.equal(run.status, 'paused');
     assert.ok(logs.some((m) => m.includes(`distill resume ${run.id} --budget N`)), logs.join('\n'));
+    // The demo recipe's optimiser settings, said once at the start.
+    assert.ok(logs.includes('training: 1 epoch, batch 64, Adam at 0.005 with a cosine schedule down to 0'), logs.join('\n'));
     const spent = store.getRun(run.id).queriesSpent;
     // The batch before the failure, the failed one and, if it was already in flight, the last one.
     assert.ok(spent === 256 || spent === 300, `spent ${spent}`);
