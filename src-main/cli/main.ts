@@ -36,7 +36,8 @@ usage:
 options:
   --backend tfjs-node-gpu|webgpu|tfjs-node|wasm|cpu   force a compute backend (default: best available)
   --workers N     training threads for run/demo/resume, data-parallel (default: the recipe's
-                  training.workers, else DISTILL_WORKERS, else every core)
+                  training.workers, else DISTILL_WORKERS, else every core; one thread for a
+                  student with too little arithmetic per parameter to gain, e.g. mlp at batch 64)
   --home DIR      the store and run folders (default: DISTILL_HOME or the platform's app-data folder)
   --project NAME  group runs under a project (default: "default")
   --checkpoints DIR   where checkpoints go (default: inside the run folder)

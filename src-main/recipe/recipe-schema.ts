@@ -96,7 +96,8 @@ const training = z.strictObject({
   schedule: z.enum(LR_SCHEDULES).default('constant'),
   /**
    * Worker threads for data-parallel training, each with its own backend; the batch is split
-   * across them. Default: DISTILL_WORKERS, else every core. Results match one thread up to float
+   * across them. Default: DISTILL_WORKERS, else every core (one thread for a student with too
+   * little arithmetic per parameter to gain from them). Results match one thread up to float
    * summation order (and BatchNorm's per-shard batch statistics).
    */
   workers: z.number().int().min(1).max(256).optional(),

@@ -74,7 +74,8 @@ export interface TrainSetup {
   objective?: { variables: tf.Variable[]; loss: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar };
   /**
    * Worker threads for data-parallel training (recipe `training.workers`, `--workers`); default:
-   * DISTILL_WORKERS, else every core. Used only with `parallel`, without `objective`, on wasm or cpu.
+   * DISTILL_WORKERS, else every core (one thread by default for a student under
+   * MIN_FLOPS_PER_PARAM_STEP). Used only with `parallel`, without `objective`, on wasm or cpu.
    */
   workers?: number;
   /**

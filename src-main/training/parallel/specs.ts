@@ -44,10 +44,6 @@ export function buildHook(spec: HookSpec, per: number, C: number): BatchHookFn {
 /** Environment variable with the default worker count when neither the recipe nor the CLI sets one. */
 export const WORKERS_ENV_VAR = 'DISTILL_WORKERS';
 
-/**
- * The number of training threads: the explicit setting (recipe `training.workers`, `--workers`),
- * else DISTILL_WORKERS, else every core the machine offers.
- */
 /** Whether neither the recipe, the CLI nor DISTILL_WORKERS chose the worker count. */
 export function workersByDefault(requested?: number): boolean {
   return requested === undefined && !process.env[WORKERS_ENV_VAR]?.trim();
@@ -65,6 +61,10 @@ export function workersByDefault(requested?: number): boolean {
  */
 export const MIN_FLOPS_PER_PARAM_STEP = 550;
 
+/**
+ * The number of training threads: the explicit setting (recipe `training.workers`, `--workers`),
+ * else DISTILL_WORKERS, else every core the machine offers.
+ */
 export function resolveWorkers(requested?: number): number {
   if (requested !== undefined) {
     if (!Number.isInteger(requested) || requested < 1) throw new Error(`workers must be a positive integer, got ${requested}`);
