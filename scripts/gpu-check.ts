@@ -67,9 +67,13 @@ interface Reference {
   grads: Float32Array[];
 }
 
-/** Forward logits (inference) and the loss gradients (training mode) for given weights. */
-function forwardAndGrads(key: string, weights: Float32Array[] | null, n: number): Reference {
+/**
+ * Forward logits (inference) and the loss gradients (training mode) for given weights. Reads
+ * asynchronously: the WebGPU backend has no synchronous read in Node (it needs OffscreenCanvas).
+ */
+async function forwardAndGrads(key: string, weights: Float32Array[] | null, n: number): Promise<Reference> {
   const model = getStudent(key).build({ inputShape: SHAPE, numClasses: CLASSES, seed: 1 });
+  const held: tf.Tensor[] = [];
   try {
     if (weights) {
       const ts = model.getWeights().map((w, i) => tf.tensor(weights[i], w.shape));
@@ -78,21 +82,21 @@ function forwardAndGrads(key: string, weights: Float32Array[] | null, n: number)
     }
     const { x, y } = inputs(n);
     // Read before anything runs: a training-mode forward pass updates batch norm's moving stats.
-    const initial = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
-    return tf.tidy(() => {
-      const xt = tf.tensor4d(x, [n, ...SHAPE]);
-      const yt = tf.tensor2d(y, [n, CLASSES]);
-      const logits = (model.predict(xt) as tf.Tensor).dataSync() as Float32Array;
-      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { value, grads } = tf.variableGrads(() => softCrossEntropy(model.apply(xt, { training: true }) as tf.Tensor2D, yt), vars);
-      return {
-        weights: initial,
-        logits: Float32Array.from(logits),
-        loss: value.dataSync()[0],
-        grads: vars.map((v) => Float32Array.from(grads[v.name].dataSync())),
-      };
-    });
+    const initial = await Promise.all(model.getWeights().map(async (w) => Float32Array.from(await w.data())));
+    const xt = tf.tensor4d(x, [n, ...SHAPE]);
+    const yt = tf.tensor2d(y, [n, CLASSES]);
+    const logitsT = tf.tidy(() => model.predict(xt) as tf.Tensor);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => softCrossEntropy(model.apply(xt, { training: true }) as tf.Tensor2D, yt), vars);
+    held.push(xt, yt, logitsT, value, ...Object.values(grads));
+    return {
+      weights: initial,
+      logits: Float32Array.from(await logitsT.data()),
+      loss: (await value.data())[0],
+      grads: await Promise.all(vars.map(async (v) => Float32Array.from(await grads[v.name].data()))),
+    };
   } finally {
+    tf.dispose(held);
     model.dispose();
   }
 }
@@ -188,7 +192,7 @@ const reference = new Map<string, Reference>();
 await initBackend({ force: 'cpu' });
 for (const key of students) {
   log(`reference gradients for ${key} on cpu`);
-  reference.set(key, forwardAndGrads(key, null, REF_BATCH));
+  reference.set(key, await forwardAndGrads(key, null, REF_BATCH));
 }
 
 const backends: BackendReport[] = [];
@@ -224,7 +228,7 @@ for (const key of keys as BackendKey[]) {
     r.students[s] = entry;
     try {
       const ref = reference.get(s)!;
-      const got = forwardAndGrads(s, ref.weights, REF_BATCH);
+      const got = await forwardAndGrads(s, ref.weights, REF_BATCH);
       const a = {
         loss: got.loss,
         lossCpu: ref.loss,

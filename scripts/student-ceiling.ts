@@ -94,8 +94,8 @@ await trainStudent({
   model, images: train.images.subarray(0, n * per), targets, count: n, dims, epochs, batchSize: Number(values.batch), learningRate: Number(values.lr),
   schedule: values.schedule as LrSchedule,
   augment: { shift: Number(values.shift), flip: values.flip }, rng: new Rng(seed + 1), loss: buildLoss(loss), parallel: { loss },
-  onEpoch: (e) => {
-    const accuracy = agreement(predictClasses(model, test.images, test.count, dims), test.labels!);
+  onEpoch: async (e) => {
+    const accuracy = agreement(await predictClasses(model, test.images, test.count, dims), test.labels!);
     curve.push(accuracy);
     console.log(`epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  test accuracy ${(100 * accuracy).toFixed(2)}%  (${e.seconds.toFixed(1)} s)`);
   },

@@ -241,7 +241,7 @@ export function createApiService(opts: { home: string; vault: SecretVault; runs?
       if (!set.labels) throw new Error('the evaluation images have no labels, so accuracy cannot be measured');
       const model = await loadModel(run.studentDir);
       try {
-        const logits = predictLogits(model, set.images, set.count, set);
+        const logits = await predictLogits(model, set.images, set.count, set);
         const C = logits.length / set.count;
         const probs = softmaxRows(logits, C);
         const pred = argmaxRows(logits, C);

@@ -50,10 +50,9 @@ export async function checkOnnxParity(
   }
   const nhwc = sample.subarray(0, n * perSample);
 
-  const expected = tf.tidy(() => {
-    const y = model.predict(tf.tensor(nhwc, [n, ...dims])) as tf.Tensor;
-    return y.dataSync() as Float32Array;
-  });
+  const y = tf.tidy(() => model.predict(tf.tensor(nhwc, [n, ...dims])) as tf.Tensor);
+  const expected = (await y.data()) as Float32Array;
+  y.dispose();
 
   let feedData = nhwc;
   let feedDims = [n, ...dims];

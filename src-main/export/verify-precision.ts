@@ -43,8 +43,8 @@ export interface PrecisionReport {
   optimized?: OptimizedGraph;
 }
 
-export function studentReference(model: tf.LayersModel, set: EvalSet): StudentReference {
-  const logits = predictLogits(model, set.images, set.count, set.dims);
+export async function studentReference(model: tf.LayersModel, set: EvalSet): Promise<StudentReference> {
+  const logits = await predictLogits(model, set.images, set.count, set.dims);
   const classes = argmaxRows(logits, logits.length / set.count);
   return { logits, classes, accuracy: set.labels ? agreement(classes, set.labels) : NaN };
 }

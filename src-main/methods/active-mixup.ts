@@ -97,7 +97,7 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
         const want = Math.min(Math.ceil(M / rounds), M - selected);
         if (want > 0) {
           const cands = makeMixupPool(local.images, local.count, per, want * k.candidateFactor, poolRng);
-          const pick = leastConfident(predictLogits(ctx.model, cands.images, cands.count, dims), C, want);
+          const pick = leastConfident(await predictLogits(ctx.model, cands.images, cands.count, dims), C, want);
           const chosen = new Float32Array(pick.length * per);
           pick.forEach((src, j) => chosen.set(cands.images.subarray(src * per, (src + 1) * per), j * per));
           const r = await labelImages(ctx, chosen, pick.length);

@@ -102,7 +102,7 @@ export class ConditionalVae {
    * FS-BBT §3.3 sampling: classes balanced (round robin), z drawn half from N(0, I) and half
    * uniformly in [−3, 3]².
    */
-  sample(count: number, rng: Rng): { images: Float32Array; classes: Int32Array } {
+  async sample(count: number, rng: Rng): Promise<{ images: Float32Array; classes: Int32Array }> {
     const C = this.numClasses;
     const classes = new Int32Array(count);
     const zv = new Float32Array(count * this.latent);
@@ -113,7 +113,7 @@ export class ConditionalVae {
       for (let k = 0; k < this.latent; k++) zv[i * this.latent + k] = i % 2 === 0 ? rng.normal() : 6 * rng.next() - 3;
     }
     const out = tf.tidy(() => this.decode(tf.tensor2d(zv, [count, this.latent]), tf.tensor2d(cv, [count, C])));
-    const images = out.dataSync() as Float32Array;
+    const images = (await out.data()) as Float32Array;
     out.dispose();
     return { images: Float32Array.from(images), classes };
   }

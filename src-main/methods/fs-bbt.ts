@@ -82,7 +82,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
         try {
           const loss = await cvae.train(local.images, realReplies.top1, local.count, { epochs: k.cvaeEpochs, batchSize: 256, rng: poolRng, shouldStop: () => ctx.shouldStop() });
           ctx.log(`fs-bbt: CVAE trained ${k.cvaeEpochs} epochs, final loss ${loss.toFixed(1)} per image`);
-          const sample = cvae.sample(cvaeCount, poolRng);
+          const sample = await cvae.sample(cvaeCount, poolRng);
           cvaeImages = sample.images;
         } finally {
           cvae.dispose();

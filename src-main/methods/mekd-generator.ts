@@ -124,7 +124,7 @@ export async function deprivatize(g: LatentGenerator, images: Float32Array, coun
       let weights: tf.Tensor1D | undefined;
       if (o.teacherConfidence) {
         const fake = tf.tidy(() => g.generate(z));
-        const conf = await o.teacherConfidence(fake.dataSync() as Float32Array, B);
+        const conf = await o.teacherConfidence((await fake.data()) as Float32Array, B);
         fake.dispose();
         if (conf) weights = tf.tensor1d(conf);
       }

@@ -118,7 +118,7 @@ export const mekd: DistillMethod<typeof kwargs> = {
         for (let b0 = 0; b0 < pool; b0 += 256) {
           const n = Math.min(256, pool - b0);
           const out = tf.tidy(() => g.generate(tf.tensor2d(z0.subarray(b0 * C, (b0 + n) * C), [n, C])));
-          gen.set(out.dataSync() as Float32Array, b0 * per);
+          gen.set((await out.data()) as Float32Array, b0 * per);
           out.dispose();
         }
         const r = await labelImages(ctx, gen, pool);

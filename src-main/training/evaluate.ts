@@ -1,14 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
 import { argmaxRows } from '../teachers/responses.ts';
 
-/** Inference-mode logits for `count` NHWC images, in chunks to bound memory. */
-export function predictLogits(
+/**
+ * Copies every weight of `model` to host memory ahead of synchronous code that reads them (the
+ * ONNX exporter). The WebGPU backend cannot read synchronously in Node (its readSync draws through
+ * an OffscreenCanvas, which Node lacks), but it keeps what an asynchronous read fetched, so later
+ * synchronous reads of the same tensors are served from that copy. Costs nothing on CPU backends.
+ */
+export async function cacheWeightsOnHost(model: tf.LayersModel): Promise<void> {
+  await Promise.all(model.weights.map((w) => w.read().data()));
+}
+
+/**
+ * Inference-mode logits for `count` NHWC images, in chunks to bound memory. Reads asynchronously,
+ * which every backend supports (WebGPU in Node has no synchronous read).
+ */
+export async function predictLogits(
   model: tf.LayersModel,
   images: Float32Array,
   count: number,
   dims: { height: number; width: number; channels: number },
   chunk = 500,
-): Float32Array {
+): Promise<Float32Array> {
   const per = dims.height * dims.width * dims.channels;
   let out: Float32Array | undefined;
   for (let start = 0; start < count; start += chunk) {
@@ -17,7 +30,7 @@ export function predictLogits(
       const x = tf.tensor4d(images.subarray(start * per, (start + n) * per), [n, dims.height, dims.width, dims.channels]);
       return model.predict(x) as tf.Tensor;
     });
-    const values = logits.dataSync() as Float32Array;
+    const values = (await logits.data()) as Float32Array;
     logits.dispose();
     const C = values.length / n;
     out ??= new Float32Array(count * C);
@@ -39,12 +52,12 @@ export function agreement(predicted: Int32Array, reference: Int32Array): number 
   return counted ? same / counted : NaN;
 }
 
-export function predictClasses(
+export async function predictClasses(
   model: tf.LayersModel,
   images: Float32Array,
   count: number,
   dims: { height: number; width: number; channels: number },
-): Int32Array {
-  const logits = predictLogits(model, images, count, dims);
+): Promise<Int32Array> {
+  const logits = await predictLogits(model, images, count, dims);
   return argmaxRows(logits, logits.length / count);
 }

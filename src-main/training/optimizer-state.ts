@@ -36,11 +36,10 @@ export async function readOptimizerState(optimizer: tf.Optimizer): Promise<Optim
     // 2^24 steps, and one dtype keeps the checkpoint file a single flat array.
     (await optimizer.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })),
   );
-  return [
-    ...ws,
-    ...BIAS_POWERS.flatMap((name) => {
-      const v = biasPower(optimizer, name);
-      return v ? [{ name, shape: [], values: Float32Array.from(v.dataSync()) }] : [];
-    }),
-  ];
+  const powers: OptimizerWeight[] = [];
+  for (const name of BIAS_POWERS) {
+    const v = biasPower(optimizer, name);
+    if (v) powers.push({ name, shape: [], values: Float32Array.from(await v.data()) });
+  }
+  return [...ws, ...powers];
 }

@@ -109,7 +109,7 @@ test('distill export writes a proven bundle whose Node example classifies a held
   const student = await loadModel(path.join(runDir, 'student'));
   const test = loadDataset({ kind: 'idx', split: 'test' });
   const n = 200;
-  const logits = predictLogits(student, test.images, n, test);
+  const logits = await predictLogits(student, test.images, n, test);
   student.dispose();
   let pick = -1;
   for (let i = 0; i < n && pick < 0; i++) {

@@ -40,7 +40,7 @@ function note(key: string, layout: string, r: PrecisionReport): void {
 
 async function exportAndProve(model: tf.LayersModel, key: string, layout: InputLayout, precisions: readonly Precision[] = PRECISIONS) {
   const artifacts = await exportPrecisions(model, { precisions, inputLayout: layout, calibration });
-  const ref = studentReference(model, evalSet);
+  const ref = await studentReference(model, evalSet);
   const reports = new Map<Precision, PrecisionReport>();
   const files = new Map<Precision, Uint8Array>();
   for (const a of artifacts) {
@@ -143,7 +143,7 @@ test('an fp32 export that does not match its student is refused', async () => {
   const a = listStudents().find((s) => s.key === 'mlp')!.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   const b = listStudents().find((s) => s.key === 'mlp')!.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 2 });
   const [wrong] = await exportPrecisions(b, { precisions: ['fp32'] });
-  await assert.rejects(verifyPrecision(wrong, evalSet, studentReference(a, evalSet)), ParityError);
+  await assert.rejects(verifyPrecision(wrong, evalSet, await studentReference(a, evalSet)), ParityError);
   a.dispose();
   b.dispose();
 });

@@ -53,7 +53,7 @@ async function studentAlone(r: Recipe): Promise<number> {
   await trainStudent({ model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng, loss: softCrossEntropy });
   let testSet = loadDataset(resolveSource(r.data.test!, '/').spec);
   testSet = subset(testSet, Array.from({ length: r.data.testLimit! }, (_, i) => i));
-  const acc = agreement(predictClasses(model, testSet.images, testSet.count, testSet), testSet.labels!);
+  const acc = agreement(await predictClasses(model, testSet.images, testSet.count, testSet), testSet.labels!);
   model.dispose();
   return acc;
 }

@@ -55,7 +55,7 @@ function maxAbsDiff(a: tf.LayersModel, b: tf.LayersModel): number {
   return max;
 }
 
-const accuracy = (m: tf.LayersModel) => agreement(predictClasses(m, testSet.images, testSet.count, testSet), testSet.labels!);
+const accuracy = async (m: tf.LayersModel) => agreement(await predictClasses(m, testSet.images, testSet.count, testSet), testSet.labels!);
 
 test('2 workers train lenet5-half to the same weights as one thread (float summation order only)', async () => {
   const one = build();
@@ -87,7 +87,7 @@ test('a short training reaches the same held-out accuracy on 2 workers as on one
     for (const workers of [1, 2]) {
       const model = build('lenet5-half', 1);
       await trainStudent(setup(model, workers, { epochs: 8, rng: new Rng(1), ...over }, spec));
-      acc.push(accuracy(model));
+      acc.push(await accuracy(model));
       model.dispose();
     }
     t.diagnostic(`${name}: one thread ${(acc[0] * 100).toFixed(1)}%, 2 workers ${(acc[1] * 100).toFixed(1)}%`);

@@ -65,7 +65,7 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
       calibration: precisions.includes('int8') ? data.calibration : undefined,
       metadata: { runId: run.runId, recipe: run.summary.recipe, method: run.summary.method.key, teacher: run.summary.teacher.id, student: run.summary.student.key },
     });
-    const ref = studentReference(model, data.evaluation);
+    const ref = await studentReference(model, data.evaluation);
     const reports: PrecisionReport[] = [];
     const latency = new Map<Precision, LatencyResult>();
     for (const a of artifacts) {
