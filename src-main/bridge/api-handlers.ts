@@ -167,7 +167,7 @@ export function createApiService(opts: { home: string; vault: SecretVault; runs?
           for (let i = 0; i < 6; i++) {
             const t0 = performance.now();
             const y = model.predict(x) as tf.Tensor;
-            y.dataSync();
+            await y.data();
             y.dispose();
             if (i > 0) times.push(performance.now() - t0);
           }

@@ -175,17 +175,18 @@ export class DynamicTeacher {
  */
 function addNoiseOutsideStudent(w: tf.Tensor, studentShape: number[], rng: Rng, scale: number): tf.Tensor {
   if (scale <= 0) return w.clone();
-  const values = w.dataSync() as Float32Array;
-  const out = Float32Array.from(values);
+  // The noise depends on positions only, so it is built on the host and added on the device: no
+  // read of w, which the WebGPU backend cannot do synchronously in Node.
   const shape = w.shape;
+  const noise = new Float32Array(w.size);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  for (let i = 0; i < out.length; i++) {
+  for (let i = 0; i < noise.length; i++) {
     let inside = true;
     for (let d = 0; d < shape.length && inside; d++) {
       const idx = Math.floor(i / strides[d]) % shape[d];
       if (idx >= studentShape[d]) inside = false;
     }
-    if (!inside) out[i] += scale * rng.normal();
+    if (!inside) noise[i] = scale * rng.normal();
   }
-  return tf.tensor(out, shape);
+  return tf.add(w, tf.tensor(noise, shape));
 }
