@@ -2,6 +2,7 @@
  * Public entry point: a trained tfjs student in, a self-contained ONNX file out.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { cacheWeightsOnHost } from '../training/evaluate.ts';
 import { convertLayersModel, type InputLayout } from './tfjs-to-onnx.ts';
 import { onnx, type OnnxTypes } from './onnx-proto.ts';
 
@@ -47,8 +48,8 @@ export function irVersionForOpset(opset: number): number {
   return 10;
 }
 
-export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): OnnxExportResult {
-  const built = buildOnnxModel(model, opts);
+export async function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Promise<OnnxExportResult> {
+  const built = await buildOnnxModel(model, opts);
   const bytes = onnx.ModelProto.encode(built.proto).finish();
   return { bytes, inputName: built.inputName, outputName: built.outputName, inputShape: built.inputShape, opset: built.opset, nodeCount: built.nodeCount };
 }
@@ -58,7 +59,7 @@ export interface BuiltOnnxModel extends Omit<OnnxExportResult, 'bytes'> {
   proto: OnnxTypes.IModelProto;
 }
 
-export function buildOnnxModel(model: tf.LayersModel, opts: OnnxExportOptions = {}): BuiltOnnxModel {
+export async function buildOnnxModel(model: tf.LayersModel, opts: OnnxExportOptions = {}): Promise<BuiltOnnxModel> {
   const opset = opts.opset ?? 13;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     // Below 13 Softmax flattens to 2-D instead of working per axis, which changes
@@ -70,6 +71,9 @@ export function buildOnnxModel(model: tf.LayersModel, opts: OnnxExportOptions = 
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'logits';
 
+  // The converter reads weights synchronously; fetched first, they come from the host copy (the
+  // WebGPU backend has no synchronous read in Node).
+  await cacheWeightsOnHost(model);
   const converted = convertLayersModel(model, { opset, inputLayout, inputName, outputName });
   const metadata: Record<string, string> = {
     producer: PRODUCER,

@@ -11,7 +11,6 @@ import { quantizeQdq, type QdqSummary } from './qdq-quantize.ts';
 import type { ImageDims } from './ort-run.ts';
 import type { InputLayout } from './tfjs-to-onnx.ts';
 import { CalibrationError, UnknownPrecisionError } from './errors.ts';
-import { cacheWeightsOnHost } from '../training/evaluate.ts';
 
 export const PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
 export type Precision = (typeof PRECISIONS)[number];
@@ -67,8 +66,7 @@ function withPrecision(proto: OnnxTypes.IModelProto, precision: Precision): Onnx
 }
 
 export async function exportPrecisions(model: tf.LayersModel, opts: PrecisionExportOptions): Promise<PrecisionArtifact[]> {
-  await cacheWeightsOnHost(model);
-  const built = buildOnnxModel(model, opts);
+  const built = await buildOnnxModel(model, opts);
   const inputLayout = opts.inputLayout ?? 'NCHW';
   const base = { inputName: built.inputName, outputName: built.outputName, inputShape: built.inputShape, inputLayout, opset: built.opset };
   const out: PrecisionArtifact[] = [];

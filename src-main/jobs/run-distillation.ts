@@ -25,7 +25,7 @@ import { saveModel } from '../students/model-io.ts';
 import { getMethod } from '../methods/index.ts';
 import { exportToOnnx } from '../export/onnx-export.ts';
 import { checkOnnxParity } from '../export/parity.ts';
-import { cacheWeightsOnHost, predictClasses, agreement } from '../training/evaluate.ts';
+import { predictClasses, agreement } from '../training/evaluate.ts';
 import type { TrainState } from '../training/trainer.ts';
 import { resolveWorkers } from '../training/parallel/specs.ts';
 import { Rng } from '../util/rng.ts';
@@ -386,8 +386,7 @@ async function exportAndCheck(
   probe: ImageSet,
   metadata: Record<string, string>,
 ): Promise<NonNullable<RunSummary['onnx']>> {
-  await cacheWeightsOnHost(model);
-  const exported = exportToOnnx(model, { opset: recipe.export.opset, inputLayout: recipe.export.inputLayout, metadata });
+  const exported = await exportToOnnx(model, { opset: recipe.export.opset, inputLayout: recipe.export.inputLayout, metadata });
   const file = path.join(runDir, 'student.onnx');
   writeFileSync(file, exported.bytes);
   const n = Math.min(64, probe.count);

@@ -93,7 +93,7 @@ for (const student of listStudents()) {
         const model = student.build({ inputShape: shape, numClasses: 10, seed: 99 });
         randomizeBatchNorm(model, rng);
         try {
-          const exported = exportToOnnx(model, { inputLayout: layout });
+          const exported = await exportToOnnx(model, { inputLayout: layout });
           const [h, w, c] = shape;
           assert.deepEqual(exported.inputShape, layout === 'NCHW' ? ['N', c, h, w] : ['N', h, w, c]);
           assert.equal(exported.opset, 13);
@@ -132,7 +132,7 @@ test('odd spatial sizes (asymmetric SAME padding) still match', async () => {
     const shape: [number, number, number] = [15, 13, 2];
     const model = getStudent(key).build({ inputShape: shape, numClasses: 4, seed: 3 });
     randomizeBatchNorm(model, rng);
-    const exported = exportToOnnx(model);
+    const exported = await exportToOnnx(model);
     const r = await checkOnnxParity(model, exported.bytes, randomInputs(rng, 4, shape), 4);
     assert.ok(r.ok, `${key}: ${r.maxAbsDiff}`);
     model.dispose();
@@ -179,7 +179,7 @@ test('mixed functional model: unfoldable BN kept, foldable BN folded, outputs ma
   const model = kitchenSink(10);
   randomizeBatchNorm(model, rng);
   for (const layout of ['NCHW', 'NHWC'] as const) {
-    const exported = exportToOnnx(model, { inputLayout: layout });
+    const exported = await exportToOnnx(model, { inputLayout: layout });
     const ops = opTypes(exported.bytes);
     // bn_shared's conv output also feeds side_leaky, and fc_bn follows a Dense: both stay.
     assert.equal(ops.filter((o) => o === 'BatchNormalization').length, 2, ops.join(', '));
@@ -198,7 +198,7 @@ test('mixed functional model: unfoldable BN kept, foldable BN folded, outputs ma
 
 test('metadata, names, opset and IR version are written', async () => {
   const model = getStudent('lenet5-half').build({ inputShape: [28, 28, 1], numClasses: 3, seed: 1 });
-  const exported = exportToOnnx(model, {
+  const exported = await exportToOnnx(model, {
     opset: 17, inputName: 'pixels', outputName: 'scores', docString: 'test student', metadata: { recipe: 'r1', runId: 'abc' },
   });
   const proto = decode(exported.bytes);
@@ -218,10 +218,10 @@ test('metadata, names, opset and IR version are written', async () => {
   const r = await checkOnnxParity(model, exported.bytes, randomInputs(new Rng(1), 2, [28, 28, 1]), 2);
   assert.ok(r.ok);
 
-  assert.equal(Number(decode(exportToOnnx(model).bytes).irVersion), 7);
+  assert.equal(Number(decode((await exportToOnnx(model)).bytes).irVersion), 7);
   assert.deepEqual([13, 14, 15, 18, 19, 20, 21].map(irVersionForOpset), [7, 7, 8, 8, 9, 9, 10]);
-  assert.throws(() => exportToOnnx(model, { opset: 11 }), /opset 11/);
-  assert.throws(() => exportToOnnx(model, { inputName: 'x', outputName: 'x' }), /differ/);
+  await assert.rejects(exportToOnnx(model, { opset: 11 }), /opset 11/);
+  await assert.rejects(exportToOnnx(model, { inputName: 'x', outputName: 'x' }), /differ/);
   model.dispose();
 });
 
@@ -236,13 +236,13 @@ test('SAME padding follows TensorFlow, odd leftovers at the end', () => {
   assert.throws(() => tfPads('causal', 8, 3, 1, 1), /causal/);
 });
 
-test('an unsupported layer fails with its class and name', () => {
+test('an unsupported layer fails with its class and name', async () => {
   const model = tf.sequential({ name: 'upsampler' });
   model.add(tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, name: 'c' }));
   model.add(tf.layers.upSampling2d({ size: [2, 2], name: 'grow' }));
   model.add(tf.layers.flatten({ name: 'f' }));
   model.add(tf.layers.dense({ units: 2, name: 'out' }));
-  assert.throws(() => exportToOnnx(model), (err: Error) => {
+  await assert.rejects(exportToOnnx(model), (err: Error) => {
     assert.match(err.message, /UpSampling2D/);
     assert.match(err.message, /"grow"/);
     assert.match(err.message, /Supported layer classes/);
@@ -254,10 +254,10 @@ test('an unsupported layer fails with its class and name', () => {
 test('parity reports a mismatch when the file is not the model', async () => {
   const a = getStudent('mlp').build({ inputShape: [8, 8, 1], numClasses: 3, seed: 1 });
   const b = getStudent('mlp').build({ inputShape: [8, 8, 1], numClasses: 3, seed: 2 });
-  const r = await checkOnnxParity(a, exportToOnnx(b).bytes, randomInputs(new Rng(2), 3, [8, 8, 1]), 3);
+  const r = await checkOnnxParity(a, (await exportToOnnx(b)).bytes, randomInputs(new Rng(2), 3, [8, 8, 1]), 3);
   assert.equal(r.ok, false);
   assert.ok(r.maxAbsDiff > TOLERANCE);
-  await assert.rejects(checkOnnxParity(a, exportToOnnx(a).bytes, new Float32Array(10), 3), /needs|need/);
+  await assert.rejects(checkOnnxParity(a, (await exportToOnnx(a)).bytes, new Float32Array(10), 3), /needs|need/);
   a.dispose();
   b.dispose();
 });

@@ -72,9 +72,9 @@ test('precision lists are validated', () => {
   assert.throws(() => parsePrecisions(' , '), UnknownPrecisionError);
 });
 
-test('the QDQ graph: ReLU folded, int8 per-channel weights along axis 0, int32 bias, float output', () => {
+test('the QDQ graph: ReLU folded, int8 per-channel weights along axis 0, int32 bias, float output', async () => {
   const model = getStudent('lenet5-half').build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
-  const { proto } = buildOnnxModel(model);
+  const { proto } = await buildOnnxModel(model);
   const ranges = new Map<string, { min: number; max: number }>();
   for (const n of proto.graph!.node!) for (const o of n.output!) ranges.set(o, { min: -1, max: 1 });
   ranges.set('input', { min: 0, max: 1 });
@@ -100,9 +100,9 @@ test('the QDQ graph: ReLU folded, int8 per-channel weights along axis 0, int32 b
   model.dispose();
 });
 
-test('fp16 weights keep the graph interface and name every Cast after the weight it restores', () => {
+test('fp16 weights keep the graph interface and name every Cast after the weight it restores', async () => {
   const model = getStudent('mlp').build({ inputShape: [8, 8, 1], numClasses: 3, seed: 1 });
-  const { proto } = buildOnnxModel(model);
+  const { proto } = await buildOnnxModel(model);
   const half = toFp16Weights(proto);
   const casts = half.graph!.node!.filter((n) => n.opType === 'Cast');
   const floatWeights = proto.graph!.initializer!.filter((t) => t.dims!.length > 0);
