@@ -366,9 +366,9 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
     // plan that uses the whole budget can fall short. Nothing paid for is lost; a higher budget finishes it.
     const overBudget = err instanceof TeacherBudgetExceededError;
     store.updateRun(runId, { status: resumable || overBudget ? 'paused' : 'failed', error: (err as Error).message, pid: null });
-    if (resumable) emit({ type: 'log', message: `paused: ${(err as Error).message}. Every reply already paid for is stored; \`distill resume ${runId}\` continues.` });
-    if (overBudget) {
-      emit({ type: 'log', message: `paused: ${(err as Error).message}. Every reply already paid for is stored; \`distill resume ${runId} --budget N\`, with N above ${recipe.budget.queries}, continues.` });
+    if (resumable || overBudget) {
+      const how = overBudget ? `\`distill resume ${runId} --budget N\`, with N above ${recipe.budget.queries},` : `\`distill resume ${runId}\``;
+      emit({ type: 'log', message: `paused: ${(err as Error).message}. Every reply already paid for is stored; ${how} continues.` });
     }
     throw err;
   }
