@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { httpExchange } from './http-transport.ts';
+import { retryWhileOpening } from './open-retry.ts';
 import { authHeaders } from './auth.ts';
 import { remoteSettingsSchema, parseSettings, publicEndpoint, requestHeaders, inputSpecFromShape } from './remote-settings.ts';
 import { RemoteTeacher, type ReplyContext } from './remote-teacher.ts';
@@ -37,7 +38,7 @@ export async function openKServeV2Teacher(settings: Record<string, unknown>): Pr
   const s = parseSettings(kserveSettingsSchema, 'kserve-v2', settings);
   const headers = requestHeaders(s, authHeaders(s.auth));
   const base = `${s.url.replace(/\/$/, '')}/v2/models/${encodeURIComponent(s.modelName)}${s.modelVersion ? `/versions/${encodeURIComponent(s.modelVersion)}` : ''}`;
-  const meta = parseJsonReply((await httpExchange({ url: base, method: 'GET', headers, timeoutMs: s.timeoutMs })).body, 'model metadata') as {
+  const meta = parseJsonReply((await retryWhileOpening(() => httpExchange({ url: base, method: 'GET', headers, timeoutMs: s.timeoutMs }))).body, 'model metadata') as {
     inputs?: OipTensor[];
     outputs?: OipTensor[];
   };

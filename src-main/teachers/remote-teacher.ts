@@ -7,7 +7,8 @@ import type { Teacher, TeacherInfo, TeacherInputSpec } from './teacher.ts';
 import { toTeacherInput, specImageDims } from './preprocess.ts';
 import { degradeResponses, TeacherResponseError, type ResponseKind, type TeacherResponses } from './responses.ts';
 import { validateResponses } from './validate-responses.ts';
-import { TeacherConfigError } from './errors.ts';
+import { TeacherConfigError, TeacherError } from './errors.ts';
+import { retryWhileOpening } from './open-retry.ts';
 
 /** How to read a reply: what is known so far about classes and kind. */
 export interface ReplyContext {
@@ -47,8 +48,11 @@ export class RemoteTeacher implements Teacher {
     if (numClasses === undefined || kind === undefined) {
       const dims = specImageDims(args.input);
       const probe = toTeacherInput(new Float32Array(dims.height * dims.width * dims.channels), 1, dims, args.input);
-      const reply = await send(probe, 1, { numClasses, declaredKind: kind });
-      openQueries = 1;
+      // A failed attempt that may have reached the model is counted like the one that answers.
+      const reply = await retryWhileOpening(() => send(probe, 1, { numClasses, declaredKind: kind }), {}, (err) => {
+        if (!(err instanceof TeacherError) || err.maybeProcessed) openQueries++;
+      });
+      openQueries++;
       numClasses ??= reply.numClasses;
       kind ??= reply.kind;
     }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { httpExchange } from './http-transport.ts';
+import { retryWhileOpening } from './open-retry.ts';
 import { authHeaders } from './auth.ts';
 import { remoteSettingsSchema, parseSettings, publicEndpoint, requestHeaders, inputSpecFromShape } from './remote-settings.ts';
 import { RemoteTeacher, type ReplyContext } from './remote-teacher.ts';
@@ -32,7 +33,7 @@ export async function openTfServingTeacher(settings: Record<string, unknown>): P
   let input = s.input;
   let metaClasses: number | undefined;
   try {
-    const meta = parseJsonReply((await httpExchange({ url: `${base}/metadata`, method: 'GET', headers, timeoutMs: s.timeoutMs })).body, 'model metadata') as TfMetadata;
+    const meta = parseJsonReply((await retryWhileOpening(() => httpExchange({ url: `${base}/metadata`, method: 'GET', headers, timeoutMs: s.timeoutMs }))).body, 'model metadata') as TfMetadata;
     const sig = meta.metadata?.signature_def?.signature_def?.[s.signatureName ?? 'serving_default'];
     const dims = (t?: TfTensorInfo) => t?.tensor_shape?.dim?.map((d) => Number(d.size));
     const inShape = dims(Object.values(sig?.inputs ?? {})[0]);
