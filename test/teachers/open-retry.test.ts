@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openTeacher } from '../../src-main/teachers/index.ts';
-import { TeacherConnectionError, TeacherRequestRejectedError } from '../../src-main/teachers/errors.ts';
+import { TeacherConnectionError, TeacherRequestRejectedError, TeacherServerError } from '../../src-main/teachers/errors.ts';
 import { retryWhileOpening } from '../../src-main/teachers/open-retry.ts';
-import { TeacherServerError } from '../../src-main/teachers/errors.ts';
 
 type Route = 'metadata' | 'infer';
 
@@ -89,7 +88,7 @@ test('retryWhileOpening: backs off between attempts and gives up after its retri
     TeacherServerError,
   );
   assert.equal(calls, 3);
-  // Full jitter at random() = 1: 20 ms, then 40 ms.
+  // With random() = 1 each jittered delay is its whole exponential step: 20 ms, then 40 ms.
   assert.ok(performance.now() - t0 >= 55, 'it waited between attempts');
   let n = 0;
   assert.equal(await retryWhileOpening(async () => (++n < 3 ? Promise.reject(new TeacherServerError(500, '')) : 'ok'), { backoffMs: 1 }), 'ok');
