@@ -9,7 +9,7 @@ import { defaultHome } from '../jobs/home.ts';
 import { Store } from '../store/store.ts';
 import { RESOURCES_DIR } from '../recipe/load-recipe.ts';
 import { loadExperimentSpec } from '../experiments/experiment-spec.ts';
-import { runExperiment } from '../experiments/run-experiment.ts';
+import { experimentSummary, runExperiment } from '../experiments/run-experiment.ts';
 import { usageError as printUsageError } from './format.ts';
 
 const USAGE = `usage: distill experiment <spec.yaml | shipped name, e.g. fashion-fewshot> [options]
@@ -59,9 +59,8 @@ export async function run(args: string[]): Promise<number> {
       filter: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
       log: (m) => process.stderr.write(`${m}\n`),
     });
-    const failed = cells.filter((c) => c.status !== 'completed');
-    process.stdout.write(`${cells.length - failed.length} of ${cells.length} cells done; results in ${outDir}\n`);
-    return failed.length ? 1 : 0;
+    process.stdout.write(experimentSummary(cells, outDir));
+    return cells.some((c) => c.status !== 'completed') ? 1 : 0;
   } finally {
     store.close();
   }

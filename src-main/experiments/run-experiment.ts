@@ -142,6 +142,23 @@ export async function runExperiment(o: ExperimentOptions): Promise<CellResult[]>
   return [...results.values()];
 }
 
+/**
+ * The closing lines of an invocation: how many cells are done and, for each one that is not, why,
+ * with how to go on.
+ */
+export function experimentSummary(cells: CellResult[], outDir: string): string {
+  const open = cells.filter((c) => c.status !== 'completed');
+  const lines = [`${cells.length - open.length} of ${cells.length} cells done; results in ${outDir}`];
+  for (const c of open) lines.push(`  not done: ${c.id} (${c.error ?? 'interrupted'})`);
+  if (open.length) {
+    lines.push(
+      `Run the same command again to finish ${open.length === 1 ? 'it' : 'them'}: a cell whose run had started resumes ` +
+        'from its last checkpoint, and replies already paid for come from the reply cache.',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 function rowOf(cell: Cell): CellResult {
   return { id: cell.id, student: cell.student, method: cell.method.label, methodKey: cell.method.key, responseKind: cell.responseKind, budget: cell.budget, seed: cell.seed, status: 'running' };
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
 import { loadExperimentSpec, expandGrid } from '../../src-main/experiments/experiment-spec.ts';
-import { cellRecipe, runExperiment, type CellResult } from '../../src-main/experiments/run-experiment.ts';
+import { cellRecipe, experimentSummary, runExperiment, type CellResult } from '../../src-main/experiments/run-experiment.ts';
 import { loadRecipeFile } from '../../src-main/recipe/load-recipe.ts';
 import { seedSummary } from '../../src-main/experiments/write-results.ts';
 import { Store } from '../../src-main/store/store.ts';
@@ -111,4 +111,19 @@ test('results.md summarises runs that differ only by seed: mean, sample sd, rang
   const body = lines.filter((l) => l.startsWith('| ') && !l.startsWith('| method'));
   assert.deepEqual(body, ['| fs-bbt | 20000 | 7, 8, 9 | 88.00% ± 1.00 | 0.978 | 87.00% – 89.00% |']);
   assert.deepEqual(seedSummary(rows.slice(3)), []);
+});
+
+test('the closing summary names every cell that is not done, with its error, and says how to finish it', () => {
+  const base = { student: 's', methodKey: 'fs-bbt', method: 'fs-bbt', responseKind: 'probabilities', budget: 20000 };
+  const done: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s7', seed: 7, status: 'completed', accuracy: 0.87 };
+  const paused: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s8', seed: 8, status: 'failed', runId: 'r8', error: 'connection to the teacher failed (ECONNRESET)' };
+  const cut: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s9', seed: 9, status: 'running', runId: 'r9' };
+  assert.equal(experimentSummary([done], '/out'), '1 of 1 cells done; results in /out\n');
+  const text = experimentSummary([done, paused, cut], '/out');
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines[0], '1 of 3 cells done; results in /out');
+  assert.equal(lines[1], '  not done: s/fs-bbt/probabilities/20000/s8 (connection to the teacher failed (ECONNRESET))');
+  assert.equal(lines[2], '  not done: s/fs-bbt/probabilities/20000/s9 (interrupted)');
+  assert.match(lines[3], /^Run the same command again to finish them: .*resumes from its last checkpoint/);
+  assert.equal(lines.length, 4);
 });
