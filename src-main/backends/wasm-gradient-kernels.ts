@@ -12,6 +12,7 @@
  * Conv2D and DepthwiseConv2dNative ever request (they assert dilation 1 themselves).
  */
 import * as tf from '@tensorflow/tfjs';
+import { depthwiseFilterGradSimd, simdDepthwiseFilterGradFits } from './wasm-simd/depthwise-filter-grad.ts';
 
 const BACKEND = 'wasm';
 
@@ -189,19 +190,34 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs
 
 /**
  * dW[i,j,c,q] = sum over n,oh,ow of xPadded[n, oh*s+i, ow*s+j, c] * dy[n,oh,ow,c*m+q].
- * Folding the batch into the channel axis turns this into a single depthwise convolution over
+ * With m = 1 and C a multiple of 4 (MobileNet-tiny's layers) one WebAssembly SIMD loop computes it
+ * (wasm-simd/depthwise-filter-grad.ts). Otherwise, folding the batch into the channel axis turns this into a single depthwise convolution over
  * N*C channels, with dy as the (stride-dilated) filter and the channel multiplier kept as m;
  * the per-example results are then summed over the batch.
  */
-function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const x = input(args.inputs, 'x', tf.DepthwiseConv2dNativeBackpropFilter);
   const dy = input(args.inputs, 'dy', tf.DepthwiseConv2dNativeBackpropFilter);
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   requireUnitDilation(tf.DepthwiseConv2dNativeBackpropFilter, attrs.dilations);
+  const [fh, fw, c, m] = attrs.filterShape;
+  if (x.dtype === 'float32' && dy.dtype === 'float32' && simdDepthwiseFilterGradFits(c, m)) {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, true, 'channelsLast');
+    if (info.outHeight === dy.shape[1] && info.outWidth === dy.shape[2]) {
+      const backend = args.backend as WasmBackendLike;
+      const out = backend.makeOutput([fh, fw, c, m], 'float32');
+      // Views of the heap only after makeOutput, which may grow (and so move) it.
+      depthwiseFilterGradSimd(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dy), {
+        N: x.shape[0], H: x.shape[1], W: x.shape[2], C: c, Ho: info.outHeight, Wo: info.outWidth,
+        strideH: info.strideHeight, strideW: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left, KH: fh, KW: fw,
+      }, backend.typedArrayFromHeap(out));
+      return out;
+    }
+  }
   return tf.tidy(() => {
     const x4 = asTensor(x) as tf.Tensor4D;
     const dy4 = asTensor(dy) as tf.Tensor4D;
-    const [fh, fw, c, m] = attrs.filterShape;
     const info = tf.backend_util.computeConv2DInfo(
       x4.shape, attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, true, 'channelsLast');
     const [n, h, w] = x4.shape;
