@@ -107,6 +107,11 @@ describe('wasm gradient kernels', () => {
     { x: [4, 8, 9, 2], f: [5, 5, 2, 3], stride: 2, pad: 'same' },
     { x: [2, 7, 7, 2], f: [1, 1, 2, 3], stride: 2, pad: 'valid' },
     { x: [2, 7, 6, 2], f: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+    // Pointwise, stride 1: the filter gradient is one matrix product (MobileNet-tiny's 16 -> 32 too).
+    { x: [2, 7, 7, 16], f: [1, 1, 16, 32], stride: 1, pad: 'same' },
+    { x: [3, 5, 6, 3], f: [1, 1, 3, 5], stride: 1, pad: 'valid' },
+    // Pointwise with explicit padding: not a plain product, so the convolution path.
+    { x: [2, 5, 5, 2], f: [1, 1, 2, 3], stride: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
   ];
   for (const [i, c] of convCases.entries()) {
     test(`conv2d ${label(c)}`, () => check('conv2d', c, 100 + i));
