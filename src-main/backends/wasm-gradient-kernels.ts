@@ -12,7 +12,7 @@
  * Conv2D and DepthwiseConv2dNative ever request (they assert dilation 1 themselves).
  */
 import * as tf from '@tensorflow/tfjs';
-import { depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseGradsFit, type DepthwiseShape } from './wasm-simd/depthwise-grads.ts';
+import { depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from './wasm-simd/depthwise-grads.ts';
 
 const BACKEND = 'wasm';
 
@@ -167,8 +167,8 @@ function backpropInputViaConv(
 
 /**
  * The geometry for the SIMD depthwise gradients (wasm-simd/depthwise-grads.ts), or undefined when they
- * do not apply: channel multiplier other than 1, channels not a multiple of 4, dy not float32, or a
- * dy whose size is not the convolution's output size.
+ * do not apply: channel multiplier other than 1, channels not a multiple of 4, dy not float32, a dy
+ * whose size is not the convolution's output size, or tensors too large for the kernels' memory cap.
  */
 function simdDepthwiseShape(
   xShape: number[], dy: tf.TensorInfo, filterShape: number[], strides: number | [number, number], pad: Pad,
@@ -179,10 +179,11 @@ function simdDepthwiseShape(
   const info = tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number], [KH, KW, C, m], strides, 1, pad, dimRoundingMode, true, 'channelsLast');
   if (info.outHeight !== dy.shape[1] || info.outWidth !== dy.shape[2] || dy.shape[0] !== xShape[0] || dy.shape[3] !== C) return undefined;
-  return {
+  const shape: DepthwiseShape = {
     N: xShape[0], H: xShape[1], W: xShape[2], C, Ho: info.outHeight, Wo: info.outWidth,
     strideH: info.strideHeight, strideW: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left, KH, KW,
   };
+  return simdDepthwiseGradsFit(C, m, simdDepthwiseBytes(shape)) ? shape : undefined;
 }
 
 /** Runs one of the SIMD depthwise gradients from the wasm heap into a new output tensor. */

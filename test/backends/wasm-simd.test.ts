@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileWat } from '../../scripts/compile-wat.ts';
 import { WASM_BASE64 } from '../../src-main/backends/wasm-simd/depthwise-grads.bytes.ts';
-import { depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseGradsFit, type DepthwiseShape } from '../../src-main/backends/wasm-simd/depthwise-grads.ts';
+import { SIMD_MAX_BYTES, depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from '../../src-main/backends/wasm-simd/depthwise-grads.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-main', 'backends', 'wasm-simd');
@@ -87,6 +87,11 @@ test('it declines what it cannot compute, and says why when called anyway', () =
   assert.equal(simdDepthwiseGradsFit(16, 1), true, 'Node 20 has WebAssembly SIMD');
   assert.equal(simdDepthwiseGradsFit(3, 1), false, 'channels not a multiple of 4');
   assert.equal(simdDepthwiseGradsFit(16, 2), false, 'channel multiplier 2');
+  // A 224x224x32 layer at batch 64 would pin over 800 MB in the module: left to the composed kernels.
+  const big = { N: 64, H: 224, W: 224, C: 32, Ho: 224, Wo: 224, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, KH: 3, KW: 3 };
+  assert.ok(simdDepthwiseBytes(big) > SIMD_MAX_BYTES);
+  assert.equal(simdDepthwiseGradsFit(32, 1, simdDepthwiseBytes(big)), false, 'over the memory cap');
+  assert.equal(simdDepthwiseGradsFit(8, 1, simdDepthwiseBytes({ ...big, N: 64, H: 14, W: 14, C: 8, Ho: 14, Wo: 14 })), true, 'MobileNet-tiny at batch 64');
   const s = { N: 1, H: 4, W: 4, C: 3, Ho: 4, Wo: 4, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, KH: 3, KW: 3 };
   assert.throws(() => depthwiseFilterGradSimd(new Float32Array(48), new Float32Array(48), s, new Float32Array(27)), /multiple of 4/);
   assert.throws(() => depthwiseFilterGradSimd(new Float32Array(10), new Float32Array(64), { ...s, C: 4 }, new Float32Array(36)), /sizes .* do not match/);

@@ -8,7 +8,9 @@
  * copies included (docs/results/training-speed/, sixth session).
  *
  * The module has its own memory: the inputs are copied in and the result copied out. That memory
- * grows to the largest call made and is kept for the next one (a few MB for the zoo's students).
+ * grows to the largest call made and is kept for the next one (a few MB for the zoo's students);
+ * calls that would need more than SIMD_MAX_BYTES are left to the composed kernels, so that a large
+ * model does not pin hundreds of MB per thread.
  */
 import { WASM_BASE64 } from './depthwise-grads.bytes.ts';
 
@@ -51,9 +53,20 @@ export interface DepthwiseShape {
   KH: number; KW: number;
 }
 
-/** Whether the SIMD kernels can compute this case: channel multiplier 1, C a multiple of 4, SIMD available. */
-export function simdDepthwiseGradsFit(channels: number, multiplier: number): boolean {
-  return multiplier === 1 && channels % 4 === 0 && channels > 0 && load() !== null;
+/** The most memory one call may use (inputs and output together). */
+export const SIMD_MAX_BYTES = 64 * 2 ** 20;
+
+/** Bytes one call on `s` copies into the module: x (or dx), dy and the filter. */
+export function simdDepthwiseBytes(s: DepthwiseShape): number {
+  return 4 * (s.N * s.H * s.W * s.C + s.N * s.Ho * s.Wo * s.C + s.KH * s.KW * s.C);
+}
+
+/**
+ * Whether the SIMD kernels can compute this case: channel multiplier 1, C a multiple of 4, at most
+ * SIMD_MAX_BYTES, and WebAssembly SIMD available.
+ */
+export function simdDepthwiseGradsFit(channels: number, multiplier: number, bytes = 0): boolean {
+  return multiplier === 1 && channels % 4 === 0 && channels > 0 && bytes <= SIMD_MAX_BYTES && load() !== null;
 }
 
 /** Copies `a` and `dy` into the module, runs `fn`, copies the result into `out`. */
