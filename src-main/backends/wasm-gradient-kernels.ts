@@ -175,7 +175,7 @@ function simdDepthwiseShape(
   dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
 ): DepthwiseShape | undefined {
   const [KH, KW, C, m] = filterShape;
-  if (dy.dtype !== 'float32' || xShape.length !== 4 || !simdDepthwiseGradsFit(C, m)) return undefined;
+  if (dy.dtype !== 'float32' || xShape.length !== 4) return undefined;
   const info = tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number], [KH, KW, C, m], strides, 1, pad, dimRoundingMode, true, 'channelsLast');
   if (info.outHeight !== dy.shape[1] || info.outWidth !== dy.shape[2] || dy.shape[0] !== xShape[0] || dy.shape[3] !== C) return undefined;
