@@ -7,7 +7,7 @@
  * Same policy as the client's queries: retryable TeacherErrors only, exponential backoff with
  * jitter, Retry-After honoured on 429 up to a cap.
  */
-import { backoffDelay, sleep } from './backoff.ts';
+import { RETRY_DEFAULTS, backoffDelay, sleep } from './backoff.ts';
 import { TeacherError, TeacherRateLimitedError } from './errors.ts';
 
 export interface OpenRetryOptions {
@@ -28,9 +28,9 @@ export interface OpenRetryOptions {
 export async function retryWhileOpening<T>(
   attempt: () => Promise<T>, opts: OpenRetryOptions = {}, onFailedAttempt?: (err: unknown) => void,
 ): Promise<T> {
-  const retries = opts.retries ?? 4;
-  const base = opts.backoffMs ?? 200;
-  const max = opts.maxBackoffMs ?? 10_000;
+  const retries = opts.retries ?? RETRY_DEFAULTS.retries;
+  const base = opts.backoffMs ?? RETRY_DEFAULTS.backoffMs;
+  const max = opts.maxBackoffMs ?? RETRY_DEFAULTS.maxBackoffMs;
   for (let n = 0; ; n++) {
     try {
       return await attempt();

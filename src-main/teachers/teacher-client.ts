@@ -11,7 +11,7 @@ import { TeacherBudgetExceededError, QueryBudget } from './query-budget.ts';
 import { toTeacherInput, specImageDims } from './preprocess.ts';
 import { sampleKeys, splitReplies, joinReplies, type CachedReply, type ReplyCache } from './reply-cache.ts';
 import { TeacherCircuitOpenError, TeacherConfigError, TeacherError, TeacherRateLimitedError } from './errors.ts';
-import { backoffDelay, sleep } from './backoff.ts';
+import { RETRY_DEFAULTS, backoffDelay, sleep } from './backoff.ts';
 import type { TeacherResponses } from './responses.ts';
 
 export interface LabelProgress {
@@ -88,10 +88,10 @@ export class TeacherClient {
     this.opts = {
       maxBatch: this.maxBatch,
       concurrency: this.concurrency,
-      retries: opts.retries ?? 4,
+      retries: opts.retries ?? RETRY_DEFAULTS.retries,
       rateLimitRetries: opts.rateLimitRetries ?? 20,
-      backoffMs: opts.backoffMs ?? 200,
-      maxBackoffMs: opts.maxBackoffMs ?? 10_000,
+      backoffMs: opts.backoffMs ?? RETRY_DEFAULTS.backoffMs,
+      maxBackoffMs: opts.maxBackoffMs ?? RETRY_DEFAULTS.maxBackoffMs,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
       circuitThreshold: opts.circuitThreshold ?? 8,
       random: opts.random ?? Math.random,
