@@ -69,7 +69,7 @@ export function simdDepthwiseGradsFit(channels: number, multiplier: number, byte
   return multiplier === 1 && channels % 4 === 0 && channels > 0 && bytes <= SIMD_MAX_BYTES && load() !== null;
 }
 
-/** Copies `a` and `dy` into the module, runs `fn`, copies the result into `out`. */
+/** Copies `a` and `dy` into the module, runs the kernel `pick` chooses, copies the result into `out`. */
 function call(pick: (k: Kernels) => KernelFn, a: Float32Array, dy: Float32Array, s: DepthwiseShape, out: Float32Array): void {
   const k = load();
   if (!k || s.C % 4 !== 0 || s.C <= 0) throw new Error('depthwise SIMD kernels: need WebAssembly SIMD and a channel count that is a multiple of 4');
