@@ -4,6 +4,8 @@
  * teacher's top-1; a MixUp pool of M pairs (extreme λ dropped and replaced by as many CVAE samples)
  * is labelled once; the student trains on real ∪ mixup ∪ CVAE against the teacher's replies, with
  * on-the-fly MixUp and augmentation that cost no queries.
+ * The `views` kwarg, not in the paper and off by default, spends a share of the pool on augmented
+ * views of the local images instead; it measured worse (docs/results/fashion-fewshot-trials/).
  *
  * Method state beyond the student (the CVAE, the pools) is not checkpointed: on resume it is rebuilt
  * from the run's seed, and every reply comes back from the reply cache at no cost.
@@ -11,11 +13,13 @@
 import { z } from 'zod';
 import type { DistillMethod, PlanContext } from './method.ts';
 import { registerMethod } from './registry.ts';
+import { Rng } from '../util/rng.ts';
 import { softTargets } from './soft-targets.ts';
 import { makeMixupPool } from './mixup.ts';
 import { ConditionalVae } from './cvae.ts';
 import { saveSentGrid } from './image-grid.ts';
 import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
+import { DEFAULT_VIEW_OPTIONS, makeViewPool } from './views.ts';
 import { trainStudent } from '../training/trainer.ts';
 import { buildHook, buildLoss, type HookSpec, type LossSpec } from '../training/parallel/specs.ts';
 
@@ -33,12 +37,34 @@ const kwargs = z.strictObject({
    * are the only ones drawn from the deployment distribution; repeating them costs no queries.
    */
   realRepeats: z.number().int().min(1).max(20).default(1),
+  /**
+   * Share of the synthetic budget spent on augmented views of the local images (a random affine
+   * warp of one real image each) instead of MixUp pairs. 0 is the paper's method.
+   */
+  views: z.number().min(0).max(1).default(0),
+  /** The views' warp: largest rotation and shear (degrees), scale change, translation (pixels), flip probability. */
+  viewWarp: z
+    .strictObject({
+      rotate: z.number().min(0).max(45).default(DEFAULT_VIEW_OPTIONS.rotate),
+      scale: z.number().min(0).max(0.5).default(DEFAULT_VIEW_OPTIONS.scale),
+      shear: z.number().min(0).max(30).default(DEFAULT_VIEW_OPTIONS.shear),
+      translate: z.number().min(0).max(8).default(DEFAULT_VIEW_OPTIONS.translate),
+      flip: z.number().min(0).max(1).default(DEFAULT_VIEW_OPTIONS.flip),
+    })
+    .default(DEFAULT_VIEW_OPTIONS),
 });
 
 function synthetic(ctx: PlanContext): number {
   const k = kwargs.parse(ctx.kwargs);
   const room = Math.max(0, ctx.budget - ctx.localCount);
   return Math.min(room, k.mixupPairs ?? room);
+}
+
+/** How the synthetic budget splits: augmented views of local images, then MixUp pairs (with CVAE replacements). */
+function split(ctx: PlanContext): { views: number; mixup: number } {
+  const M = synthetic(ctx);
+  const views = Math.round(kwargs.parse(ctx.kwargs).views * M);
+  return { views, mixup: M - views };
 }
 
 export const fsBbt: DistillMethod<typeof kwargs> = {
@@ -49,17 +75,20 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
   kwargs,
   plan(ctx) {
     const M = synthetic(ctx);
+    const { views, mixup } = split(ctx);
     const notes = [
       'About 12% of MixUp pairs (λ ≤ 0.05 or ≥ 0.95) are replaced by as many CVAE samples, so the synthetic count is exactly M.',
       'On-the-fly MixUp and augmentation during training cost no queries.',
     ];
+    if (views > 0) notes.push(`${views} of the ${M} synthetic queries are augmented views of the local images (random affine warps), ${mixup} are MixUp pairs and CVAE samples.`);
     if (ctx.responseKind === 'top-1') notes.push(top1Note('targets are one-hot; on-the-fly MixUp still gives the student mixed targets.'));
     if (ctx.responseKind === 'top-k') notes.push('Top-k replies: hidden classes share the remaining mass evenly.');
     return {
       total: ctx.localCount + M,
       items: [
         { purpose: 'label the local images (CVAE conditions and real targets)', queries: ctx.localCount },
-        { purpose: 'label the MixUp pool and CVAE samples', queries: M },
+        ...(views > 0 ? [{ purpose: 'label augmented views of the local images', queries: views }] : []),
+        ...(mixup > 0 || views === 0 ? [{ purpose: 'label the MixUp pool and CVAE samples', queries: mixup }] : []),
       ],
       notes,
     };
@@ -68,13 +97,18 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const k = kwargs.parse(ctx.kwargs);
     const { local, dims, per, rng: poolRng, replies: realReplies } = await beginTransfer(ctx);
     const M = synthetic(ctx);
+    const { views: V, mixup: Mx } = split(ctx);
     const blocks: Float32Array[] = Array.from({ length: k.realRepeats }, () => local.images);
     let synthImages: Float32Array = new Float32Array(0);
     let synthCount = 0;
     let targetsSynth: Float32Array = new Float32Array(0);
     if (M > 0) {
-      const pool = makeMixupPool(local.images, local.count, per, M, poolRng);
-      const cvaeCount = M - pool.count;
+      // Views draw from a generator of their own, forked only when there are views, so a recipe
+      // without them gets exactly the pool it got before views existed.
+      const viewPool = V > 0 ? makeViewPool(local.images, local.count, dims, V, new Rng(poolRng.fork()), k.viewWarp) : { images: new Float32Array(0), count: 0 };
+      if (V > 0) ctx.log(`fs-bbt: ${V} augmented views of the local images to label`);
+      const pool = makeMixupPool(local.images, local.count, per, Mx, poolRng);
+      const cvaeCount = Mx - pool.count;
       ctx.log(`fs-bbt: ${pool.count} MixUp images and ${cvaeCount} CVAE samples to label`);
       let cvaeImages: Float32Array = new Float32Array(0);
       if (cvaeCount > 0) {
@@ -88,12 +122,13 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
           cvae.dispose();
         }
       }
-      synthImages = concatBlocks([pool.images, cvaeImages]);
+      synthImages = concatBlocks([viewPool.images, pool.images, cvaeImages]);
       synthCount = M;
       const synthReplies = await labelImages(ctx, synthImages, synthCount);
-      saveSentGrid(ctx, 'sent-mixup', { images: pool.images, count: pool.count, dims, labels: synthReplies.top1 });
+      if (V > 0) saveSentGrid(ctx, 'sent-views', { images: viewPool.images, count: V, dims, labels: synthReplies.top1 });
+      if (pool.count > 0) saveSentGrid(ctx, 'sent-mixup', { images: pool.images, count: pool.count, dims, labels: synthReplies.top1.subarray(V) });
       if (cvaeCount > 0) {
-        saveSentGrid(ctx, 'sent-cvae', { images: cvaeImages, count: cvaeCount, dims, labels: synthReplies.top1.subarray(pool.count) });
+        saveSentGrid(ctx, 'sent-cvae', { images: cvaeImages, count: cvaeCount, dims, labels: synthReplies.top1.subarray(V + pool.count) });
       }
       blocks.push(synthImages);
       targetsSynth = softTargets(synthReplies, realReplies.kind === 'top-1' ? 1 : k.temperature).values;

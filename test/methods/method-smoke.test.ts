@@ -6,7 +6,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadRecipeFile, RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
@@ -92,10 +92,12 @@ test('every method runs under a top-1 teacher', async () => {
     Object.assign(r.budget, { queries: 400 });
     Object.assign(r.training, { epochs: 1 });
     r.teacher.responseKind = 'top-1';
-    r.method = { key, kwargs: { ...kwargs, ...(key === 'mekd' ? { ganSteps: 20 } : key === 'fs-bbt' ? { cvaeEpochs: 2, realRepeats: 2 } : {}) } };
+    r.method = { key, kwargs: { ...kwargs, ...(key === 'mekd' ? { ganSteps: 20 } : key === 'fs-bbt' ? { cvaeEpochs: 2, realRepeats: 2, views: 0.5 } : {}) } };
     const s = await startRun({ store, home, recipe: r, baseDir: base.baseDir });
     assert.equal(s.status, 'completed', key);
     assert.equal(s.teacher.responseKind, 'top-1');
     assert.match(s.method.targets, /top-1/, key);
+    // fs-bbt's views are sent and shown like its other synthetic images.
+    if (key === 'fs-bbt') assert.ok(existsSync(path.join(s.runDir, 'artifacts', 'sent-views.png')), 'fs-bbt: sent-views.png');
   }
 });
