@@ -19,7 +19,9 @@ import { makeMixupPool } from './mixup.ts';
 import { ConditionalVae } from './cvae.ts';
 import { saveSentGrid } from './image-grid.ts';
 import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
-import { DEFAULT_VIEW_OPTIONS, makeViewPool } from './views.ts';
+import { makeViewPool } from './views.ts';
+import { assistantRows } from './assistant.ts';
+import { listStudents } from '../students/index.ts';
 import { trainStudent } from '../training/trainer.ts';
 import { buildHook, buildLoss, type HookSpec, type LossSpec } from '../training/parallel/specs.ts';
 
@@ -42,16 +44,16 @@ const kwargs = z.strictObject({
    * warp of one real image each) instead of MixUp pairs. 0 is the paper's method.
    */
   views: z.number().min(0).max(1).default(0),
-  /** The views' warp: largest rotation and shear (degrees), scale change, translation (pixels), flip probability. */
-  viewWarp: z
-    .strictObject({
-      rotate: z.number().min(0).max(45).default(DEFAULT_VIEW_OPTIONS.rotate),
-      scale: z.number().min(0).max(0.5).default(DEFAULT_VIEW_OPTIONS.scale),
-      shear: z.number().min(0).max(30).default(DEFAULT_VIEW_OPTIONS.shear),
-      translate: z.number().min(0).max(8).default(DEFAULT_VIEW_OPTIONS.translate),
-      flip: z.number().min(0).max(1).default(DEFAULT_VIEW_OPTIONS.flip),
-    })
-    .default(DEFAULT_VIEW_OPTIONS),
+  /**
+   * A teacher assistant (zoo key, e.g. lenet5): a wider model trained on the teacher-labelled
+   * transfer set first, which then labels `assistantPool` free MixUp images for the student at no
+   * query cost. Off by default.
+   */
+  assistant: z
+    .string()
+    .refine((key) => listStudents().some((s) => s.key === key), { message: 'not a zoo student (see `distill students`)' })
+    .optional(),
+  assistantPool: z.number().int().min(1).max(1_000_000).default(40_000),
 });
 
 function synthetic(ctx: PlanContext): number {
@@ -80,6 +82,8 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       'About 12% of MixUp pairs (λ ≤ 0.05 or ≥ 0.95) are replaced by as many CVAE samples, so the synthetic count is exactly M.',
       'On-the-fly MixUp and augmentation during training cost no queries.',
     ];
+    const k = kwargs.parse(ctx.kwargs);
+    if (k.assistant) notes.push(`A ${k.assistant} assistant trained on the teacher-labelled set labels ${k.assistantPool} more MixUp images for the student at no query cost.`);
     if (views > 0) notes.push(`${views} of the ${M} synthetic queries are augmented views of the local images (random affine warps), ${mixup} are MixUp pairs and CVAE samples.`);
     if (ctx.responseKind === 'top-1') notes.push(top1Note('targets are one-hot; on-the-fly MixUp still gives the student mixed targets.'));
     if (ctx.responseKind === 'top-k') notes.push('Top-k replies: hidden classes share the remaining mass evenly.');
@@ -105,7 +109,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     if (M > 0) {
       // Views draw from a generator of their own, forked only when there are views, so a recipe
       // without them gets exactly the pool it got before views existed.
-      const viewPool = V > 0 ? makeViewPool(local.images, local.count, dims, V, new Rng(poolRng.fork()), k.viewWarp) : { images: new Float32Array(0), count: 0 };
+      const viewPool = V > 0 ? makeViewPool(local.images, local.count, dims, V, new Rng(poolRng.fork())) : { images: new Float32Array(0), count: 0 };
       if (V > 0) ctx.log(`fs-bbt: ${V} augmented views of the local images to label`);
       const pool = makeMixupPool(local.images, local.count, per, Mx, poolRng);
       const cvaeCount = Mx - pool.count;
@@ -142,11 +146,23 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const C = realReplies.numClasses;
     const loss: LossSpec = T === 1 ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
     const hook: HookSpec = { kind: 'mixup', p: k.onTheFlyMixup };
+    let images = concatBlocks(blocks);
+    let allTargets = targets;
+    let rows = count;
+    let assisted = '';
+    if (k.assistant) {
+      const extra = await assistantRows(ctx, { student: k.assistant, pool: k.assistantPool }, { images, targets, count, dims, C, T, loss, hook }, local, new Rng(poolRng.fork()));
+      if (!extra) return { epochsRun: ctx.resume?.epoch ?? 0, samplesSeen: 0, stopped: true, targets: '' };
+      images = concatBlocks([images, extra.images]);
+      allTargets = concatBlocks([targets, extra.targets]);
+      rows += extra.count;
+      assisted = ` + ${extra.count} free MixUp images labelled by a ${k.assistant} assistant`;
+    }
     const result = await trainStudent({
       model: ctx.model,
-      images: concatBlocks(blocks),
-      targets,
-      count,
+      images,
+      targets: allTargets,
+      count: rows,
       dims,
       ...ctx.training,
       rng: ctx.rng,
@@ -159,7 +175,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       shouldStop: () => ctx.shouldStop(),
       resume: ctx.resume,
     });
-    return { ...result, targets: `${real.source}${T === 1 ? '' : ` at T=${T}`} on ${local.count} real + ${synthCount} synthetic images` };
+    return { ...result, targets: `${real.source}${T === 1 ? '' : ` at T=${T}`} on ${local.count} real + ${synthCount} synthetic images${assisted}` };
   },
 };
 

@@ -92,12 +92,16 @@ test('every method runs under a top-1 teacher', async () => {
     Object.assign(r.budget, { queries: 400 });
     Object.assign(r.training, { epochs: 1 });
     r.teacher.responseKind = 'top-1';
-    r.method = { key, kwargs: { ...kwargs, ...(key === 'mekd' ? { ganSteps: 20 } : key === 'fs-bbt' ? { cvaeEpochs: 2, realRepeats: 2, views: 0.5 } : {}) } };
+    r.method = { key, kwargs: { ...kwargs, ...(key === 'mekd' ? { ganSteps: 20 } : key === 'fs-bbt' ? { cvaeEpochs: 2, realRepeats: 2, views: 0.5, assistant: 'mlp', assistantPool: 60 } : {}) } };
     const s = await startRun({ store, home, recipe: r, baseDir: base.baseDir });
     assert.equal(s.status, 'completed', key);
     assert.equal(s.teacher.responseKind, 'top-1');
     assert.match(s.method.targets, /top-1/, key);
-    // fs-bbt's views are sent and shown like its other synthetic images.
-    if (key === 'fs-bbt') assert.ok(existsSync(path.join(s.runDir, 'artifacts', 'sent-views.png')), 'fs-bbt: sent-views.png');
+    // fs-bbt's views are sent and shown like its other synthetic images; its assistant labels free rows.
+    if (key === 'fs-bbt') {
+      assert.ok(existsSync(path.join(s.runDir, 'artifacts', 'sent-views.png')), 'fs-bbt: sent-views.png');
+      assert.match(s.method.targets, /\+ 60 free MixUp images labelled by a mlp assistant/);
+      assert.equal(s.queries, 400, 'the assistant spends no queries');
+    }
   }
 });

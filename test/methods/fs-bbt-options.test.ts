@@ -1,6 +1,7 @@
 /**
- * Augmented views (fs-bbt's `views`): the warp's arithmetic on hand-made images, and the pool's
- * shape and source balance.
+ * fs-bbt's options beyond the paper. Augmented views (`views`): the warp's arithmetic on hand-made
+ * images, the pool's shape and source balance, and the plan. The teacher assistant (`assistant`):
+ * its key is checked and it costs no queries. Both run end to end in method-smoke.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,5 +110,15 @@ test('fs-bbt plans its views: the share of the synthetic queries, the rest MixUp
   assert.deepEqual(all.items.map((i) => i.queries), [2000, 18000]);
   assert.equal(all.items[1].purpose, 'label augmented views of the local images');
   assert.throws(() => fsBbt.plan({ ...base, kwargs: { views: 1.5 } }));
-  assert.throws(() => fsBbt.plan({ ...base, kwargs: { viewWarp: { rotate: 10, spin: 3 } } }));
+});
+
+test('fs-bbt plans a teacher assistant at no query cost, and refuses a key outside the zoo', async () => {
+  const { fsBbt } = await import('../../src-main/methods/fs-bbt.ts');
+  const base = { localCount: 2000, responseKind: 'probabilities' as const, budget: 20000 };
+  const p = fsBbt.plan({ ...base, kwargs: { assistant: 'lenet5', assistantPool: 30000 } });
+  assert.equal(p.total, 20000);
+  assert.ok(p.notes.some((n) => n === 'A lenet5 assistant trained on the teacher-labelled set labels 30000 more MixUp images for the student at no query cost.'), p.notes.join('\n'));
+  const bad = fsBbt.kwargs.safeParse({ assistant: 'resnet50' });
+  assert.equal(bad.success, false);
+  assert.match(bad.error!.issues[0].message, /not a zoo student/);
 });
