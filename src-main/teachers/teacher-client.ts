@@ -166,6 +166,7 @@ export class TeacherClient {
       stop.abort();
     };
     let next = 0;
+    if (batches.length) await letIdleConnectionsClose();
     const worker = async () => {
       while (!stop.signal.aborted && next < batches.length) {
         const batch = batches[next++];
@@ -242,4 +243,17 @@ export class TeacherClient {
       return replies;
     }
   }
+}
+
+/**
+ * Lets the event loop run its overdue timers and socket events before a call's first request. A
+ * training phase on this thread blocks the loop for seconds to minutes; meanwhile the pooled
+ * connection's idle timeout (fetch's own, and the server's) passes without firing. Sent at once, the
+ * batch went out on that connection just before the overdue timer closed it: a reset, a retry, and a
+ * query the budget must count although the model never ran it (test/teachers/idle-connection.test.ts).
+ * One turn through the timers and then the poll phase closes such connections first.
+ */
+async function letIdleConnectionsClose(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await new Promise((resolve) => setImmediate(resolve));
 }
