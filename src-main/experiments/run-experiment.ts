@@ -97,7 +97,11 @@ export async function runExperiment(o: ExperimentOptions): Promise<CellResult[]>
       let summary: RunSummary;
       try {
         const onEvent = (e: RunEvent) => o.onEvent?.(cell, e);
-        if (prev?.runId) {
+        const finished = prev?.runId ? o.store.getRun(prev.runId) : undefined;
+        if (finished?.status === 'completed' && finished.summary) {
+          // Finished outside the runner (`distill resume`, e.g. after raising its budget).
+          summary = finished.summary as unknown as RunSummary;
+        } else if (prev?.runId) {
           summary = await resumeRun({ store: o.store, home: o.home, runId: prev.runId, onEvent });
         } else {
           const row: CellResult = { ...rowOf(cell), status: 'running' };
@@ -149,7 +153,14 @@ export async function runExperiment(o: ExperimentOptions): Promise<CellResult[]>
 export function experimentSummary(cells: CellResult[], outDir: string): string {
   const open = cells.filter((c) => c.status !== 'completed');
   const lines = [`${cells.length - open.length} of ${cells.length} cells done; results in ${outDir}`];
-  for (const c of open) lines.push(`  not done: ${c.id} (${c.error ?? 'interrupted'})`);
+  for (const c of open) {
+    lines.push(`  not done: ${c.id} (${c.error ?? 'interrupted'})`);
+    // Its budget went to requests that failed but may have been billed: resuming as it is would
+    // pause again at once, so say how to raise it (the run's own paused message says the same).
+    if (c.runId && c.error?.startsWith('query budget exhausted')) {
+      lines.push(`    its budget ran out: raise it first with \`distill resume ${c.runId} --budget N\` (N above ${c.budget}, same --home), then run the command again`);
+    }
+  }
   if (open.length) {
     lines.push(
       `Run the same command again to finish ${open.length === 1 ? 'it' : 'them'}: a cell whose run had started resumes ` +

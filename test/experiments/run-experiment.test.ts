@@ -91,6 +91,20 @@ test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells whe
     const again = await runExperiment({ spec, baseDir, store, home, outDir });
     assert.equal(store.listRuns().length, runsBefore);
     assert.deepEqual(again.map((c) => c.accuracy), cells.map((c) => c.accuracy));
+
+    // A cell whose run was finished outside the runner (`distill resume --budget` after its budget
+    // ran out) is taken from that run's summary, not resumed again (which would refuse a completed run).
+    const resultsFile = path.join(outDir, 'results.json');
+    const saved = JSON.parse(readFileSync(resultsFile, 'utf8')) as { cells: CellResult[] };
+    const row = saved.cells.find((c) => c.id === fs150.id)!;
+    Object.assign(row, { status: 'failed', error: 'query budget exhausted: 1 more sample(s) requested, 0 of 150 left', accuracy: undefined });
+    writeFileSync(resultsFile, JSON.stringify(saved));
+    const taken = await runExperiment({ spec, baseDir, store, home, outDir });
+    assert.equal(store.listRuns().length, runsBefore);
+    const back = taken.find((c) => c.id === fs150.id)!;
+    assert.equal(back.status, 'completed', back.error);
+    assert.equal(back.accuracy, fs150.accuracy);
+    assert.equal(back.runId, fs150.runId);
   } finally {
     store.close();
   }
@@ -126,4 +140,10 @@ test('the closing summary names every cell that is not done, with its error, and
   assert.equal(lines[2], '  not done: s/fs-bbt/probabilities/20000/s9 (interrupted)');
   assert.match(lines[3], /^Run the same command again to finish them: .*resumes from its last checkpoint/);
   assert.equal(lines.length, 4);
+  // A cell paused because its budget ran out would pause again on a plain resume: the summary says how to raise it.
+  const broke: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s10', seed: 10, status: 'failed', runId: 'r10', error: 'query budget exhausted: 256 more sample(s) requested, 233 of 20000 left' };
+  const more = experimentSummary([done, broke], '/out').trimEnd().split('\n');
+  assert.equal(more[1], '  not done: s/fs-bbt/probabilities/20000/s10 (query budget exhausted: 256 more sample(s) requested, 233 of 20000 left)');
+  assert.equal(more[2], '    its budget ran out: raise it first with `distill resume r10 --budget N` (N above 20000, same --home), then run the command again');
+  assert.match(more[3], /^Run the same command again to finish it:/);
 });
