@@ -4,8 +4,10 @@
  * teacher's top-1; a MixUp pool of M pairs (extreme λ dropped and replaced by as many CVAE samples)
  * is labelled once; the student trains on real ∪ mixup ∪ CVAE against the teacher's replies, with
  * on-the-fly MixUp and augmentation that cost no queries.
- * The `views` kwarg, not in the paper and off by default, spends a share of the pool on augmented
- * views of the local images instead; it measured worse (docs/results/fashion-fewshot-trials/).
+ * Two kwargs go beyond the paper, both off by default (their trials are in
+ * docs/results/fashion-fewshot-trials/): `views` spends a share of the pool on augmented views of
+ * the local images instead, and `assistant` trains a wider zoo model on the teacher-labelled set,
+ * which then labels free MixUp images for the student (assistant.ts).
  *
  * Method state beyond the student (the CVAE, the pools) is not checkpointed: on resume it is rebuilt
  * from the run's seed, and every reply comes back from the reply cache at no cost.
