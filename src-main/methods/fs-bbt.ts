@@ -64,10 +64,9 @@ function synthetic(ctx: PlanContext): number {
   return Math.min(room, k.mixupPairs ?? room);
 }
 
-/** How the synthetic budget splits: augmented views of local images, then MixUp pairs (with CVAE replacements). */
-function split(ctx: PlanContext): { views: number; mixup: number } {
-  const M = synthetic(ctx);
-  const views = Math.round(kwargs.parse(ctx.kwargs).views * M);
+/** How M synthetic queries split: augmented views of local images, then MixUp pairs (with CVAE replacements). */
+function split(viewShare: number, M: number): { views: number; mixup: number } {
+  const views = Math.round(viewShare * M);
   return { views, mixup: M - views };
 }
 
@@ -78,13 +77,13 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
   formula: 'x = λx₁ + (1−λ)x₂ (λ∈(0.05,0.95)) ∪ CVAE samples; L = −Σ q·log softmax(s) on real ∪ synthetic, plus free on-the-fly MixUp',
   kwargs,
   plan(ctx) {
+    const k = kwargs.parse(ctx.kwargs);
     const M = synthetic(ctx);
-    const { views, mixup } = split(ctx);
+    const { views, mixup } = split(k.views, M);
     const notes = [
       'About 12% of MixUp pairs (λ ≤ 0.05 or ≥ 0.95) are replaced by as many CVAE samples, so the synthetic count is exactly M.',
       'On-the-fly MixUp and augmentation during training cost no queries.',
     ];
-    const k = kwargs.parse(ctx.kwargs);
     if (k.assistant) notes.push(`A ${k.assistant} assistant trained on the teacher-labelled set labels ${k.assistantPool} more MixUp images for the student at no query cost.`);
     if (views > 0) notes.push(`${views} of the ${M} synthetic queries are augmented views of the local images (random affine warps), ${mixup} are MixUp pairs and CVAE samples.`);
     if (ctx.responseKind === 'top-1') notes.push(top1Note('targets are one-hot; on-the-fly MixUp still gives the student mixed targets.'));
@@ -103,7 +102,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const k = kwargs.parse(ctx.kwargs);
     const { local, dims, per, rng: poolRng, replies: realReplies } = await beginTransfer(ctx);
     const M = synthetic(ctx);
-    const { views: V, mixup: Mx } = split(ctx);
+    const { views: V, mixup: Mx } = split(k.views, M);
     const blocks: Float32Array[] = Array.from({ length: k.realRepeats }, () => local.images);
     let synthImages: Float32Array = new Float32Array(0);
     let synthCount = 0;
