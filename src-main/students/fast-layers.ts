@@ -10,13 +10,15 @@
  *   per-channel affine map as a 1x1 depthwise convolution). Here the step is one custom-gradient
  *   function with the textbook backward pass
  *       dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)),  dγ = Σ dy · x̂,  dβ = Σ dy.
- * - Conv2D with a ReLU: while gradients are recorded tfjs splits fused.conv2d with a non-linear
- *   activation into conv2d, a broadcast bias add (slow on wasm: 540 µs on LeNet's first layer)
- *   and relu, and even the linear fused op has a custom gradient that always computes the input's
- *   gradient, which for a model's first layer nobody uses (on LeNet's first layer it is the costliest
- *   kernel of the backward pass). Here the layer runs the FusedConv2D kernel itself, bias and ReLU
- *   included, and the kernel gets an ordinary gradient whose three parts are computed only when the
- *   tape asks for them.
+ * - Conv2D with a ReLU or no activation, with or without a bias: while gradients are recorded tfjs
+ *   splits fused.conv2d with a non-linear activation into conv2d, a broadcast bias add (slow on
+ *   wasm: 540 µs on LeNet's first layer) and relu, and the linear fused op (what a Conv2D without an
+ *   activation runs, e.g. MobileNet-tiny's stem and pointwise convolutions) has a custom gradient that
+ *   always computes the input's gradient. For a model's first layer nobody uses it: on LeNet's first
+ *   layer it was the costliest kernel of the backward pass, on MobileNet-tiny's strided stem about a
+ *   fifth of the whole step. Here the layer runs the FusedConv2D kernel itself, bias and ReLU
+ *   included, and the kernel gets an ordinary gradient whose parts are computed only when the tape
+ *   asks for them.
  * - Dense: the same split happens to fused.matMul (matMul, a broadcast bias add, relu), and its
  *   custom gradient also always computes the input's gradient (an MLP's first layer: a 784-wide
  *   product nobody uses). So Dense runs the _FusedMatMul kernel itself, with a lazy gradient.
@@ -153,18 +155,21 @@ export class FastConv2D extends Conv2DBase {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
     const self = this as unknown as Conv2DInternals;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    const relu = self.activation.getClassName().toLowerCase() === 'relu';
-    if (!relu || !self.useBias || self.bias == null || self.rank !== 2 || self.dataFormat !== 'channelsLast'
-      || x.rank !== 4 || (self.padding !== 'same' && self.padding !== 'valid')) {
+    const activation = self.activation.getClassName().toLowerCase();
+    const dilations = self.dilationRate;
+    if ((activation !== 'relu' && activation !== 'linear') || self.rank !== 2 || self.dataFormat !== 'channelsLast'
+      || x.rank !== 4 || x.dtype !== 'float32' || (self.padding !== 'same' && self.padding !== 'valid')
+      || dilations.some((d) => d !== 1)) {
       return super.call(inputs, kwargs);
     }
     const attrs: tf.FusedConv2DAttrs = {
       strides: self.strides as [number, number], pad: self.padding as 'same' | 'valid', dataFormat: 'NHWC',
-      dilations: self.dilationRate as [number, number], dimRoundingMode: undefined as unknown as 'floor', activation: 'relu',
+      dilations: [1, 1], dimRoundingMode: undefined as unknown as 'floor', activation: activation as 'relu' | 'linear',
     };
-    return tf.engine().runKernel(
-      tf.FusedConv2D, { x: x as tf.Tensor4D, filter: self.kernel.read(), bias: self.bias.read() }, attrs as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor;
+    // Without a bias the kernel gets no bias input at all, so the tape asks for no bias gradient.
+    const kernelInputs: tf.NamedTensorMap = { x: x as tf.Tensor4D, filter: self.kernel.read() };
+    if (self.useBias && self.bias != null) kernelInputs.bias = self.bias.read();
+    return tf.engine().runKernel(tf.FusedConv2D, kernelInputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
   }
 }
 

@@ -212,6 +212,12 @@ describe('fast layers', () => {
   test('Conv2D with a ReLU, valid padding and stride 2', () =>
     compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 3, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [2, 7, 7, 3], 1e-5));
 
+  test('Conv2D, linear and without a bias (MobileNet-tiny and ResNet-8 convolutions), stride 2', () =>
+    compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: 'glorotNormal' }), [2, 7, 7, 3], 1e-5));
+
+  test('Conv2D, linear with a bias, 1x1', () =>
+    compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 5, kernelSize: 1, padding: 'valid', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [2, 4, 4, 3], 1e-5));
+
   /** compare() for layers that take 2-D input. */
   function compare2d(make: (fast: boolean) => tf.layers.Layer, shape: [number, number], tol: number) {
     const rng = new Rng(8);
@@ -259,6 +265,26 @@ describe('fast layers', () => {
     assert.ok(!names.includes('Conv2DBackpropInput'), `input gradient computed: ${names.join(',')}`);
     assert.deepEqual(weights.map((w) => grads[w.name].shape), [[5, 5, 1, 3], [3]]);
     tf.dispose([x, ...Object.values(grads)]);
+  });
+
+  test("nor a linear first layer's without a bias (MobileNet-tiny's stem), where tfjs's fused conv computes it", async () => {
+    await tf.setBackend('wasm');
+    const x = tf.randomUniform([4, 12, 12, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const kernels = async (layer: tf.layers.Layer): Promise<string[]> => {
+      layer.apply(x);
+      const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const info = await tf.profile(() => {
+        tf.dispose(tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads);
+      });
+      return info.kernels.map((k) => k.name);
+    };
+    const args = { filters: 8, kernelSize: 3, strides: 2, padding: 'same' as const, useBias: false };
+    // The comparison shows the test can fail: tfjs's own layer does compute it.
+    assert.ok((await kernels(tf.layers.conv2d(args))).includes('Conv2DBackpropInput'));
+    const fast = await kernels(conv2d(args));
+    assert.ok(fast.includes('Conv2DBackpropFilter'), fast.join(','));
+    assert.ok(!fast.includes('Conv2DBackpropInput'), `input gradient computed: ${fast.join(',')}`);
+    x.dispose();
   });
 
   test("a first Dense layer's input gradient is never computed either", async () => {
