@@ -20,6 +20,7 @@
  * tfjs's op-by-op Adam on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
+import { maskedGradient } from './batch-norm-kernels.ts';
 import type { WasmBackendLike } from './wasm-gradient-kernels.ts';
 
 const ADAM_STEP = 'DistillAdamStep';
@@ -74,7 +75,10 @@ const GRADIENTS: tf.GradConfig[] = [
     gradFunc: (dyT, saved) => {
       const dy = dyT as tf.Tensor;
       const [x] = saved;
-      return { x: () => (onWasm() && x.dtype === 'float32' ? tf.mul(dy, tf.step(x)) : tf.mul(dy, tf.cast(tf.step(x), 'float32'))) };
+      return {
+        x: () => maskedGradient(dy, x, 0, Infinity)
+          ?? (onWasm() && x.dtype === 'float32' ? tf.mul(dy, tf.step(x)) : tf.mul(dy, tf.cast(tf.step(x), 'float32'))),
+      };
     },
   },
   {
@@ -85,7 +89,7 @@ const GRADIENTS: tf.GradConfig[] = [
       const dy = dyT as tf.Tensor;
       const [x] = saved;
       return {
-        x: () => (onWasm() && x.dtype === 'float32'
+        x: () => maskedGradient(dy, x, 0, 6) ?? (onWasm() && x.dtype === 'float32'
           ? tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6))))
           : tf.mul(dy, tf.cast(tf.mul(tf.lessEqual(x, 6), tf.step(x)), 'float32'))),
       };

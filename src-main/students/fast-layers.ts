@@ -26,6 +26,7 @@
  *   backward pass; relu6() is the same function in one op.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_NORM_TRAIN, hasBatchNormKernels, maskedGradient } from '../backends/batch-norm-kernels.ts';
 
 type LayerArgs = Record<string, unknown>;
 type LayerClass = new (args: LayerArgs) => tf.layers.Layer;
@@ -108,8 +109,23 @@ export class FastBatchNormalization extends BatchNormalizationBase {
     if (!training || x.rank !== 4 || axis !== 3 || !self.center || !self.scale || x.dtype !== 'float32') {
       return super.call(inputs, kwargs);
     }
+    const gamma = self.gamma.read() as tf.Tensor1D;
+    const beta = self.beta.read() as tf.Tensor1D;
+    if (hasBatchNormKernels(x.shape[3] ?? 0)) {
+      // One kernel: the output, the batch statistics and the moving averages' new values.
+      return tf.tidy(() => {
+        const outs = tf.engine().runKernel(
+          BATCH_NORM_TRAIN,
+          { x, gamma, beta, movingMean: self.movingMean.read(), movingVariance: self.movingVariance.read() },
+          { epsilon: self.epsilon, momentum: self.momentum },
+        ) as tf.Tensor[];
+        self.movingMean.write(outs[4]);
+        self.movingVariance.write(outs[5]);
+        return outs[0];
+      });
+    }
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(x as tf.Tensor4D, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon);
+      const { y, mean, variance } = batchNormTraining(x as tf.Tensor4D, gamma, beta, self.epsilon);
       // The moving averages exactly as tfjs-layers updates them.
       const decay = 1 - self.momentum;
       for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
@@ -175,7 +191,7 @@ export class FastConv2D extends Conv2DBase {
 
 /** The gradient before a fused kernel's linear or ReLU activation, from the one after it and the output y. */
 function preActivationGradient<T extends tf.Tensor>(kernel: string, dy: T, y: T, activation: string | undefined): T {
-  if (activation === 'relu') return tf.mul(dy, tf.step(y));
+  if (activation === 'relu') return (maskedGradient(dy, y, 0, Infinity) as T | undefined) ?? tf.mul(dy, tf.step(y));
   if (activation === 'linear' || activation == null) return dy;
   throw new Error(`gradient of ${kernel}: activation '${activation}' is not implemented`);
 }

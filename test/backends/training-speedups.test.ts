@@ -205,6 +205,61 @@ describe('fast layers', () => {
 
   test('BatchNormalization: output, gradients and moving statistics', () =>
     compare((fast) => (fast ? batchNormalization : tf.layers.batchNormalization)({ momentum: 0.9 }), [6, 5, 4, 7], 1e-4));
+  test('BatchNormalization on wasm is one kernel forward and one backward, and matches the composed layer on offset inputs', async () => {
+    await tf.setBackend('wasm');
+    const shape: [number, number, number, number] = [8, 7, 7, 16];
+    const rng = new Rng(11);
+    // A large offset against a small spread: the variance must come from centred values.
+    const x = tf.add(tf.tensor4d(randomArray(shape.reduce((p, q) => p * q, 1), rng, 0.5), shape), 3) as tf.Tensor4D;
+    const base = tf.layers.batchNormalization({ momentum: 0.9, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' });
+    const fast = batchNormalization({ momentum: 0.9 });
+    base.apply(x);
+    fast.apply(x);
+    fast.setWeights(base.getWeights());
+    const r = tf.tensor4d(randomArray(x.size, rng), shape);
+    let got: tf.Tensor[] = [];
+    const info = await tf.profile(() => {
+      got = trainingPass(fast, x, r);
+    });
+    const names = info.kernels.map((k) => k.name);
+    assert.equal(names.filter((n) => n === 'DistillBatchNormTrain').length, 2, names.join(','));
+    assert.equal(names.filter((n) => n === 'DistillBatchNormTrainGrad').length, 2, names.join(','));
+    const want = trainingPass(base, x, r);
+    for (let i = 0; i < want.length; i++) {
+      const e = maxRelErr(got[i].dataSync(), want[i].dataSync());
+      assert.ok(e < 1e-4, `output ${i} rel err ${e}`);
+    }
+    const [bw, fw] = [base.getWeights(), fast.getWeights()];
+    for (let i = 0; i < bw.length; i++) assert.ok(maxRelErr(fw[i].dataSync(), bw[i].dataSync()) < 1e-5, `weight ${i}`);
+    tf.dispose([x, r, ...want, ...got]);
+  });
+
+  test('ReLU and ReLU6 gradients on wasm are one masking kernel each, equal to the elementary-op masks at the boundaries', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([-1, 0, 1e-7, 3, 6, 6.000001, 7, -0, 2, 5, 0.5]);
+    const dy = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    for (const [f, lo, hi] of [[tf.relu, 0, Infinity], [tf.relu6, 0, 6]] as const) {
+      let dx: tf.Tensor | undefined;
+      const info = await tf.profile(() => {
+        dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f(a), dy)))(x);
+      });
+      const names = info.kernels.map((k) => k.name);
+      assert.ok(names.includes('DistillMaskGrad') && !names.includes('Step'), names.join(','));
+      const want = Array.from(x.dataSync()).map((v, i) => (v > lo && v <= hi ? dy.dataSync()[i] : 0));
+      assert.deepEqual(Array.from(dx!.dataSync()), want);
+      dx!.dispose();
+    }
+    tf.dispose([x, dy]);
+  });
+
+  test('the batch-norm kernels reject inputs they cannot handle', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.zeros([2, 3, 3, 4]);
+    assert.throws(() => tf.engine().runKernel('DistillBatchNormTrain', { x, gamma: tf.ones([3]), beta: tf.zeros([3]) }, { epsilon: 1e-3 }), /gamma and beta must have shape \[4\]/);
+    assert.throws(() => tf.engine().runKernel('DistillBatchNormTrain', { x: tf.zeros([2, 4], 'int32'), gamma: tf.ones([4]), beta: tf.zeros([4]) }, { epsilon: 1e-3 }), /must be float32/);
+    x.dispose();
+  });
+
   test('ReLU with maxValue 6', () => compare((fast) => (fast ? reLU : tf.layers.reLU)({ maxValue: 6 }), [3, 4, 4, 5], 1e-6));
   test('Conv2D with a ReLU', () =>
     compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [3, 6, 6, 2], 1e-5));

@@ -1,25 +1,31 @@
 /**
- * The hand-written WebAssembly SIMD kernels for the depthwise convolution's gradients: the embedded
- * binary is their source compiled, and each computes the textbook sum (checked against a plain JS
- * loop) on strided, padded and non-square cases. The wasm backend's kernels built on them are
- * compared with the cpu backend in wasm-gradient-kernels.test.ts.
+ * The hand-written WebAssembly SIMD kernels: every embedded binary is its source compiled, and the
+ * depthwise convolution's two gradients compute the textbook sum (checked against a plain JS loop) on
+ * strided, padded and non-square cases. The wasm backend's kernels built on them are compared with the
+ * cpu backend in wasm-gradient-kernels.test.ts; the batch-norm kernels are compared with tfjs's own
+ * layer in training-speedups.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileWat } from '../../scripts/compile-wat.ts';
 import { WASM_BASE64 } from '../../src-main/backends/wasm-simd/depthwise-grads.bytes.ts';
+import { WASM_BASE64 as BATCH_NORM_BASE64 } from '../../src-main/backends/wasm-simd/batch-norm.bytes.ts';
 import { SIMD_MAX_BYTES, depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from '../../src-main/backends/wasm-simd/depthwise-grads.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-main', 'backends', 'wasm-simd');
 
-test('the embedded binary is depthwise-grads.wat compiled (npm run build:wasm-kernels after editing it)', async () => {
-  const source = readFileSync(path.join(dir, 'depthwise-grads.wat'), 'utf8');
-  const compiled = Buffer.from(await compileWat('depthwise-grads.wat', source));
-  assert.ok(compiled.equals(Buffer.from(WASM_BASE64, 'base64')), 'embedded bytes differ from the compiled source');
+test('each embedded binary is its .wat compiled (npm run build:wasm-kernels after editing one)', async () => {
+  const sources = readdirSync(dir).filter((f) => f.endsWith('.wat')).sort();
+  assert.deepEqual(sources, ['batch-norm.wat', 'depthwise-grads.wat']);
+  for (const file of sources) {
+    const compiled = Buffer.from(await compileWat(file, readFileSync(path.join(dir, file), 'utf8')));
+    const embedded = file === 'depthwise-grads.wat' ? WASM_BASE64 : BATCH_NORM_BASE64;
+    assert.ok(compiled.equals(Buffer.from(embedded, 'base64')), `${file}: embedded bytes differ from the compiled source`);
+  }
 });
 
 /** Both gradients by the plain sum over every (output pixel, tap) pair that lands inside the input. */
