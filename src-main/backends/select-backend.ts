@@ -34,7 +34,7 @@ import { firstLine, isMissingPackage } from './load-errors.ts';
 import { describeGpu, loadWebGPU, releaseWebGPU, type GpuInfo } from './webgpu-backend.ts';
 import { registerTrainingSpeedups } from './training-speedups.ts';
 import { registerWasmFastKernels } from './wasm-fast-kernels.ts';
-import { registerBatchNormKernels } from './batch-norm-kernels.ts';
+import { registerHeapKernels } from './heap-kernels.ts';
 
 export type BackendKey = 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export type { GpuInfo };
@@ -165,7 +165,7 @@ async function loadWasm(): Promise<LoadResult> {
   if (!res.ok) return res;
   registerWasmGradientKernels();
   registerWasmFastKernels();
-  registerBatchNormKernels();
+  registerHeapKernels();
   let simd: boolean | undefined;
   try {
     simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));

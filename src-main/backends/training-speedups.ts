@@ -20,7 +20,7 @@
  * tfjs's op-by-op Adam on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
-import { maskedGradient } from './batch-norm-kernels.ts';
+import { maskedGradient } from './heap-kernels.ts';
 import type { WasmBackendLike } from './wasm-gradient-kernels.ts';
 
 const ADAM_STEP = 'DistillAdamStep';

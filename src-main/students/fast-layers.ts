@@ -26,7 +26,7 @@
  *   backward pass; relu6() is the same function in one op.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM_TRAIN, hasBatchNormKernels, maskedGradient } from '../backends/batch-norm-kernels.ts';
+import { BATCH_NORM_TRAIN, hasBatchNormKernels, maskedGradient } from '../backends/heap-kernels.ts';
 
 type LayerArgs = Record<string, unknown>;
 type LayerClass = new (args: LayerArgs) => tf.layers.Layer;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileWat } from '../../scripts/compile-wat.ts';
 import { WASM_BASE64 } from '../../src-main/backends/wasm-simd/depthwise-grads.bytes.ts';
-import { WASM_BASE64 as BATCH_NORM_BASE64 } from '../../src-main/backends/wasm-simd/batch-norm.bytes.ts';
+import { WASM_BASE64 as HEAP_PASSES_BASE64 } from '../../src-main/backends/wasm-simd/heap-passes.bytes.ts';
 import { SIMD_MAX_BYTES, depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from '../../src-main/backends/wasm-simd/depthwise-grads.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
@@ -20,10 +20,10 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 
 test('each embedded binary is its .wat compiled (npm run build:wasm-kernels after editing one)', async () => {
   const sources = readdirSync(dir).filter((f) => f.endsWith('.wat')).sort();
-  assert.deepEqual(sources, ['batch-norm.wat', 'depthwise-grads.wat']);
+  assert.deepEqual(sources, ['depthwise-grads.wat', 'heap-passes.wat']);
   for (const file of sources) {
     const compiled = Buffer.from(await compileWat(file, readFileSync(path.join(dir, file), 'utf8')));
-    const embedded = file === 'depthwise-grads.wat' ? WASM_BASE64 : BATCH_NORM_BASE64;
+    const embedded = file === 'depthwise-grads.wat' ? WASM_BASE64 : HEAP_PASSES_BASE64;
     assert.ok(compiled.equals(Buffer.from(embedded, 'base64')), `${file}: embedded bytes differ from the compiled source`);
   }
 });

@@ -1,6 +1,7 @@
-;; The four passes of training-mode batch normalisation over an NHWC tensor seen as M rows of C
-;; channels, for tfjs's wasm backend (batch-norm-kernels.ts). The module imports tfjs-wasm's own memory,
-;; so it works on tensors in place: every pointer is a byte offset into that heap. C must be a multiple
+;; Training passes for tfjs's wasm backend (heap-kernels.ts). The module imports tfjs-wasm's own memory,
+;; so it works on tensors in place: every pointer is a byte offset into that heap.
+;; First, the four passes of training-mode batch normalisation over an NHWC tensor seen as M rows of C
+;; channels. C must be a multiple
 ;; of 4; each step of the inner loops handles 4 channels as one f32x4. Sums are accumulated in float64
 ;; (two f64x2 per 4 channels) in a scratch area of 2*C doubles.
 ;;   sums(x, M, C, s):            s[c] = sum x[r, c],        s[C + c] = sum x[r, c]^2
@@ -9,18 +10,25 @@
 ;;   affine2(dy, x, out, M, C, a, b, e):  out[r, c] = dy[r, c] * a[c] + x[r, c] * b[c] + e[c]
 ;; and, for the activations after them (ReLU6 in MobileNet, ReLU elsewhere), their gradient over n values:
 ;;   maskGrad(dy, x, out, n, lo, hi):    out[i] = dy[i] where lo < x[i] <= hi, else 0
-;; Compiled by `npm run build:wasm-kernels` into batch-norm.bytes.ts.
+;; Compiled by `npm run build:wasm-kernels` into heap-passes.bytes.ts.
 (module
   (import "env" "memory" (memory 1))
 
+  ;; Zeroes $bytes bytes (a multiple of 4) from $p, never past them.
   (func $zero (param $p i32) (param $bytes i32)
-    (local $end i32)
+    (local $end i32) (local $end16 i32)
     (local.set $end (i32.add (local.get $p) (local.get $bytes)))
+    (local.set $end16 (i32.add (local.get $p) (i32.and (local.get $bytes) (i32.const -16))))
     (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end16)))
       (v128.store (local.get $p) (v128.const i32x4 0 0 0 0))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
-      (br $l))))
+      (br $l)))
+    (block $done4 (loop $l4
+      (br_if $done4 (i32.ge_u (local.get $p) (local.get $end)))
+      (f32.store (local.get $p) (f32.const 0))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (br $l4))))
 
   ;; s[c] = sum a[r, c],  s[C + c] = sum a[r, c] * b[r, c] over all rows (with b = a, the sum of squares).
   (func $pairSums (param $a i32) (param $b i32) (param $M i32) (param $C i32) (param $s i32)

@@ -1,11 +1,11 @@
 /**
- * Training-mode batch normalisation as two kernels on the wasm backend: the forward pass with the
- * batch statistics, and its gradient. Composed from tfjs ops (fast-layers.ts, batchNormTraining)
- * one batch-norm layer costs about 36 kernel calls per training step, forward, backward and the
- * moving averages together, most of them on [C]-sized tensors where tfjs's dispatch is the whole
- * cost; MobileNet-tiny has nine such layers, about half of the 650 kernel calls of its step. Here
- * the forward pass is one call and the backward pass one call, each two passes over the tensor
- * written as WebAssembly SIMD (wasm-simd/batch-norm.wat) that works in place on tfjs-wasm's heap.
+ * Kernels for the wasm backend whose passes are WebAssembly SIMD (wasm-simd/heap-passes.wat) working in
+ * place on tfjs-wasm's heap: training-mode batch normalisation as one kernel forward and one backward,
+ * and the ReLU/ReLU6 gradient as one masking kernel. Composed from tfjs ops (fast-layers.ts,
+ * batchNormTraining) one batch-norm layer cost about 36 kernel calls per training step, forward,
+ * backward and the moving averages together, most of them on [C]-sized tensors where tfjs's dispatch
+ * is the whole cost; MobileNet-tiny has nine such layers, about half of the 650 kernel calls of its
+ * step. Each of the two batch-norm kernels makes two passes over the tensor; the mask, one.
  *
  * Over the N·H·W rows of an NHWC tensor, per channel c, with M = N·H·W:
  *   mean = Σx / M,  var = Σ(x − mean)² / M (biased, as tfjs's moments),  s = 1/√(var + ε)
@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasm-gradient-kernels.ts';
-import { WASM_BASE64 } from './wasm-simd/batch-norm.bytes.ts';
+import { WASM_BASE64 } from './wasm-simd/heap-passes.bytes.ts';
 
 export const BATCH_NORM_TRAIN = 'DistillBatchNormTrain';
 export const BATCH_NORM_TRAIN_GRAD = 'DistillBatchNormTrainGrad';
@@ -72,8 +72,8 @@ function passes(memory: WebAssembly.Memory): Passes {
  * A scratch tensor on the heap: 2·C doubles of sums, then three C-float coefficient rows. With C a
  * multiple of 4 every part starts 16-byte aligned relative to the block.
  */
-function scratch(backend: BackendWithHeap, C: number): { info: tf.TensorInfo } {
-  return { info: backend.makeOutput([7 * C], 'float32') };
+function scratch(backend: BackendWithHeap, C: number): tf.TensorInfo {
+  return backend.makeOutput([7 * C], 'float32');
 }
 
 /**
@@ -111,7 +111,7 @@ function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {
     // Views of the heap only after every makeOutput, which may grow (and so move) it.
     const at = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t);
     const [y, meanOut, varOut, invOut] = outs.map(at);
-    const tmpF = at(tmp.info);
+    const tmpF = at(tmp);
     const s = tmpF.byteOffset;
     const sums = new Float64Array(tmpF.buffer, s, 2 * C);
     const g = at(gamma);
@@ -143,7 +143,7 @@ function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {
       }
     }
   } finally {
-    backend.disposeData(tmp.info.dataId);
+    backend.disposeData(tmp.dataId);
   }
   return outs;
 }
@@ -165,7 +165,7 @@ function batchNormTrainGrad(args: KernelArgs): tf.TensorInfo[] {
     const at = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t);
     const [dx, dGamma, dBeta] = outs.map(at);
     const [gv, xv, mean, inv, gamma] = [dy, x, meanT, invT, gammaT].map(at);
-    const tmpF = at(tmp.info);
+    const tmpF = at(tmp);
     const s = tmpF.byteOffset;
     const sums = new Float64Array(tmpF.buffer, s, 2 * C);
     const f = passes(memory);
@@ -186,7 +186,7 @@ function batchNormTrainGrad(args: KernelArgs): tf.TensorInfo[] {
     }
     f.affine2(gv.byteOffset, xv.byteOffset, dx.byteOffset, M, C, s + 4 * aAt, s + 4 * bAt, s + 4 * eAt);
   } finally {
-    backend.disposeData(tmp.info.dataId);
+    backend.disposeData(tmp.dataId);
   }
   return outs;
 }
@@ -237,7 +237,7 @@ let registered = false;
  * kernel's gradient. Idempotent. Nothing is registered where the heap cannot be reached or the
  * engine has no WebAssembly SIMD; batch normalisation then keeps its composed path.
  */
-export function registerBatchNormKernels(): void {
+export function registerHeapKernels(): void {
   if (registered) return;
   registered = true;
   const memory = heapMemory(tf.findBackend('wasm'));
