@@ -13,6 +13,11 @@
  * use (gradients averaged through shared memory); it is measured on wasm (on cpu it would take
  * minutes per cell). The native backends (tfjs-node, tfjs-node-gpu, webgpu) use their own threads
  * or the GPU, so they get one row.
+ *
+ * Beside each N-core figure stands the same N workers as independent replicas: each trains its own
+ * shard of the batch with no exchange and no barrier. That is what this machine gives N threads
+ * running the same kernels side by side, so no data-parallel scheme over them can beat it; the
+ * "exchange" column is the data-parallel figure as a share of it.
  */
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
@@ -63,7 +68,11 @@ const xData = Float32Array.from({ length: rows * 28 * 28 }, () => rng.next());
 const yData = new Float32Array(rows * 10);
 for (let i = 0; i < rows; i++) yData[i * 10 + rng.int(10)] = 1;
 
-interface Cell { student: string; params: number; backend: BackendKey; cores: number; samplesPerSec: number; steps: number; torch: number | null; ratio: number | null; peakMB: number }
+interface Cell {
+  student: string; params: number; backend: BackendKey; cores: number; samplesPerSec: number; steps: number; torch: number | null; ratio: number | null; peakMB: number;
+  /** N cores only: samples/s of the N workers as independent replicas (no exchange). */
+  independent?: number;
+}
 interface Skipped { backend: BackendKey; reason: string }
 const cells: Cell[] = [];
 const skipped: Skipped[] = [];
@@ -117,12 +126,12 @@ async function singleCore(key: string): Promise<{ samplesPerSec: number; steps: 
 }
 
 /** N cores: the data-parallel trainer, the global batch split across the workers. */
-async function multiCore(key: string, backend: BackendKey, workers: number): Promise<{ samplesPerSec: number; steps: number }> {
+async function multiCore(key: string, backend: BackendKey, workers: number, independentReplicas = false): Promise<{ samplesPerSec: number; steps: number }> {
   const spec = students.find((s) => s.key === key)!;
   const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   const trainer = await createDataParallelTrainer({
     model, workers, images: xData, targets: yData, count: rows, dims: { height: 28, width: 28, channels: 1 },
-    batchSize: batch, learningRate: 1e-3, loss: { kind: 'soft-ce' }, backend,
+    batchSize: batch, learningRate: 1e-3, loss: { kind: 'soft-ce' }, backend, independentReplicas,
   });
   try {
     await trainer.runSteps(Math.max(1, Math.min(warmup, 2)));
@@ -172,8 +181,10 @@ for (const backend of wanted) {
     for (const n of coreCounts) {
       const { value, peakMB } = await withPeakRss(() => (n === 1 ? singleCore(spec.key) : multiCore(spec.key, loaded, n)));
       const torch = torchReference(spec.key, n);
-      cells.push({ student: spec.key, params, backend: loaded, cores: n, samplesPerSec: value.samplesPerSec, steps: value.steps, torch, ratio: torch ? value.samplesPerSec / torch : null, peakMB });
-      log(`${spec.key} ${loaded} ${n} core(s): ${value.samplesPerSec.toFixed(0)} samples/s over ${value.steps} steps${torch ? `, PyTorch ${torch.toFixed(0)}` : ''}`);
+      const independent = n > 1 ? (await multiCore(spec.key, loaded, n, true)).samplesPerSec : undefined;
+      cells.push({ student: spec.key, params, backend: loaded, cores: n, samplesPerSec: value.samplesPerSec, steps: value.steps, torch, ratio: torch ? value.samplesPerSec / torch : null, peakMB, independent });
+      log(`${spec.key} ${loaded} ${n} core(s): ${value.samplesPerSec.toFixed(0)} samples/s over ${value.steps} steps${torch ? `, PyTorch ${torch.toFixed(0)}` : ''}` +
+        `${independent ? `; as independent replicas ${independent.toFixed(0)}` : ''}`);
     }
   }
 }
@@ -200,17 +211,21 @@ const demo = values['no-demo'] ? null : demoEndToEnd();
 if (demo) log(`demo: ${demo.ok ? `${demo.seconds.toFixed(1)} s, accuracy ${((demo.accuracy ?? 0) * 100).toFixed(2)} %` : `failed: ${demo.error}`}`);
 
 const fmt = (x: number | null, d = 0) => (x === null ? 'n/a' : x.toFixed(d));
-const speedup = (c: Cell): string => {
-  if (c.cores === 1) return '';
-  const one = cells.find((o) => o.student === c.student && o.backend === c.backend && o.cores === 1);
-  return one ? `${(c.samplesPerSec / one.samplesPerSec).toFixed(2)}×` : '';
+const oneCore = (c: Cell) => cells.find((o) => o.student === c.student && o.backend === c.backend && o.cores === 1);
+const speedup = (c: Cell, sps = c.samplesPerSec): string => {
+  const one = oneCore(c);
+  return c.cores === 1 || !one ? '' : `${(sps / one.samplesPerSec).toFixed(2)}×`;
 };
 process.stdout.write(
   `\ntraining throughput, batch ${batch} (split across the cores), up to ${steps} timed steps or ${maxSeconds} s after ${warmup} warm-up; ` +
     `PyTorch CPU at the same thread count, same run\n` +
     table([
-      ['student', 'params', 'backend', 'cores', 'samples/s', 'vs 1 core', 'PyTorch samples/s', 'ours/PyTorch', 'peak RSS MB'],
-      ...cells.map((c) => [c.student, String(c.params), c.backend, String(c.cores), fmt(c.samplesPerSec), speedup(c), fmt(c.torch), fmt(c.ratio, 3), fmt(c.peakMB)]),
+      ['student', 'params', 'backend', 'cores', 'samples/s', 'vs 1 core', 'independent, vs 1 core', 'exchange', 'PyTorch samples/s', 'ours/PyTorch', 'peak RSS MB'],
+      ...cells.map((c) => [
+        c.student, String(c.params), c.backend, String(c.cores), fmt(c.samplesPerSec), speedup(c),
+        c.independent ? speedup(c, c.independent) : '', c.independent ? `${((100 * c.samplesPerSec) / c.independent).toFixed(0)} %` : '',
+        fmt(c.torch), fmt(c.ratio, 3), fmt(c.peakMB),
+      ]),
     ]) +
     '\n' +
     (skipped.length ? `not available here: ${skipped.map((s) => `${s.backend} (${s.reason})`).join('; ')}\n` : '') +

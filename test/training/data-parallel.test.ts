@@ -264,3 +264,35 @@ test('the thread count: setting, DISTILL_WORKERS, every core; one thread where w
   assert.equal(recipeSchema.parse({ ...recipe, training: { epochs: 1 } }).training.workers, undefined);
   assert.ok(!recipeSchema.safeParse({ ...recipe, training: { epochs: 1, workers: 0 } }).success);
 });
+
+test('independent replicas (bench:train\'s ceiling) exchange nothing: worker 0 trains on its own shard alone', async () => {
+  const steps = 4;
+  const run = async (workers: number, independentReplicas: boolean, images: Float32Array, tgt: Float32Array, count: number, batchSize: number) => {
+    const model = build();
+    const trainer = await createDataParallelTrainer({
+      model, workers, images, targets: tgt, count, dims, batchSize, learningRate: 1e-3, loss: KD, independentReplicas,
+    });
+    try {
+      await trainer.runSteps(steps);
+      return (await trainer.state()).weights;
+    } finally {
+      await trainer.dispose();
+      model.dispose();
+    }
+  };
+  // Worker 0's shard of each 64-row batch is its first 32 rows.
+  const rows = Array.from({ length: steps * 32 }, (_, i) => Math.floor(i / 32) * 64 + (i % 32));
+  const per = 28 * 28;
+  const shardImages = new Float32Array(rows.length * per);
+  const shardTargets = new Float32Array(rows.length * C);
+  rows.forEach((r, i) => {
+    shardImages.set(train.images.subarray(r * per, (r + 1) * per), i * per);
+    shardTargets.set(targets.subarray(r * C, (r + 1) * C), i * C);
+  });
+  const independent = await run(2, true, train.images, targets, train.count, 64);
+  const alone = await run(1, false, shardImages, shardTargets, rows.length, 32);
+  const exchanged = await run(2, false, train.images, targets, train.count, 64);
+  const diff = (a: typeof alone, b: typeof alone) => Math.max(...a.map((w, i) => Math.max(...w.values.map((v, j) => Math.abs(v - b[i].values[j])))));
+  assert.ok(diff(independent, alone) < 1e-6, `independent worker 0 vs its shard alone: ${diff(independent, alone)}`);
+  assert.ok(diff(exchanged, alone) > 1e-3, `the exchanged run should differ: ${diff(exchanged, alone)}`);
+});

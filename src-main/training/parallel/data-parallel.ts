@@ -56,6 +56,13 @@ export interface DataParallelOptions {
   barrierTimeoutMs?: number;
   /** Tests only: worker `worker` throws at global step `step`. */
   failAt?: { worker: number; step: number };
+  /**
+   * Benchmarks only: every worker updates its own replica from its own shard's gradient, with no
+   * exchange and no barrier, so the replicas drift apart and the result is not a training run. It
+   * measures what the machine gives N threads running the same kernels side by side: the ceiling of
+   * any data-parallel scheme built on them (bench:train's "independent" column).
+   */
+  independentReplicas?: boolean;
 }
 
 export interface RunOptions {
@@ -179,7 +186,7 @@ export class DataParallelTrainer {
           type: 'init', index, workers: this.workers, backend, topology, weights, optimizer: o.optimizer,
           learningRate: o.learningRate, loss: o.loss, batchHook: o.batchHook, augment: o.augment ?? { shift: 0, flip: false },
           dims: o.dims, count: o.count, batchSize: o.batchSize, slotSize, barrierTimeoutMs: o.barrierTimeoutMs ?? 600_000, shared,
-          failAtStep: o.failAt?.worker === index ? o.failAt.step : undefined,
+          failAtStep: o.failAt?.worker === index ? o.failAt.step : undefined, independent: o.independentReplicas === true,
         };
         const reply = this.expect(index);
         w.postMessage(m);

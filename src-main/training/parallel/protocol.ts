@@ -30,6 +30,8 @@ export interface InitMessage {
   /** Floats per worker slot: the larger of the trainable and the non-trainable weight counts. */
   slotSize: number;
   barrierTimeoutMs: number;
+  /** DataParallelOptions.independentReplicas: no exchange, no barrier (benchmarks only). */
+  independent?: boolean;
   shared: {
     images: SharedArrayBuffer;
     targets: SharedArrayBuffer;

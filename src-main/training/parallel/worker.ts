@@ -20,7 +20,7 @@ import { readOptimizerState, restoreOptimizerState } from '../optimizer-state.ts
 import { augmentBatch } from '../augment.ts';
 import { gatherRows } from '../batch.ts';
 import { Rng } from '../../util/rng.ts';
-import { AbortedError, barrier, shard } from './shared.ts';
+import { AbortedError, CTL, barrier, shard } from './shared.ts';
 import { buildHook, buildLoss, type BatchHookFn, type BatchLossFn } from './specs.ts';
 import type { FromWorker, InitMessage, RunMessage, ToWorker, WeightValues } from './protocol.ts';
 
@@ -146,8 +146,8 @@ function runSteps(r: Replica, m: RunMessage): FromWorker {
         const x = tf.tensor4d(r.xBuf.subarray(0, rows * per), [rows, dims.height, dims.width, dims.channels]);
         const y = tf.tensor2d(r.yBuf.subarray(0, rows * C), [rows, C]);
         // The shard's mean loss weighted by its share of the rows: the workers' gradients then sum
-        // to the full batch's mean gradient.
-        const share = rows / n;
+        // to the full batch's mean gradient. An independent replica trains on its shard's own mean.
+        const share = r.init.independent ? 1 : rows / n;
         const { value, grads } = tf.variableGrads(
           () => tf.mul(r.loss(r.model.apply(x, { training: true }) as tf.Tensor2D, y), share) as tf.Scalar,
           r.variables,
@@ -167,7 +167,13 @@ function runSteps(r: Replica, m: RunMessage): FromWorker {
       } else {
         slot.fill(0, 0, total);
       }
-      const stop = exchange(r, total);
+      let stop: boolean;
+      if (r.init.independent) {
+        r.sum.set(slot.subarray(0, total));
+        stop = Atomics.load(r.control, CTL.STOP) !== 0;
+      } else {
+        stop = exchange(r, total);
+      }
       const named: { name: string; tensor: tf.Tensor }[] = [];
       let o = 0;
       r.variables.forEach((v, i) => {
@@ -200,7 +206,7 @@ function runSteps(r: Replica, m: RunMessage): FromWorker {
  */
 function averageNonTrainable(r: Replica): void {
   const weights = r.model.nonTrainableWeights;
-  if (!weights.length || r.init.workers === 1) return;
+  if (!weights.length || r.init.workers === 1 || r.init.independent) return;
   const slot = mySlot(r);
   let o = 0;
   for (const w of weights) {
