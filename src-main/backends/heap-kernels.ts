@@ -43,6 +43,9 @@ interface Passes {
   affine(x: number, y: number, M: number, C: number, a: number, b: number): void;
   affine2(dy: number, x: number, out: number, M: number, C: number, a: number, b: number, e: number): void;
   maskGrad(dy: number, x: number, out: number, n: number, lo: number, hi: number): void;
+  pad1(x: number, xp: number, N: number, H: number, W: number, Hp: number, Wp: number, top: number, left: number): void;
+  planar(g: number, gT: number, N: number, P: number, C: number): void;
+  filterGradC1(xp: number, gT: number, acc: number, out: number, N: number, Hp: number, Wp: number, Ho: number, Wo: number, C: number, KH: number, KW: number): void;
 }
 
 interface BackendWithHeap extends WasmBackendLike {
@@ -204,6 +207,43 @@ function maskGrad(args: KernelArgs): tf.TensorInfo {
   const out = backend.makeOutput(x.shape.slice(), 'float32');
   const [o, d, v] = [out, dy, x].map((t) => backend.typedArrayFromHeap(t));
   passes(memory).maskGrad(d.byteOffset, v.byteOffset, o.byteOffset, v.length, lo, hi);
+  return out;
+}
+
+/** A stride-1 convolution of a one-channel input: x [N, H, W, 1], dy [N, Ho, Wo, C], filter KH x KW, padding top/left. */
+export interface OneChannelConv {
+  N: number; H: number; W: number; Ho: number; Wo: number; C: number; KH: number; KW: number; top: number; left: number;
+}
+
+/**
+ * The filter gradient [KH, KW, 1, C] of a stride-1 convolution with one input channel (a LeNet's
+ * first layer) as three passes on the heap: pad x into planes, make dy planar, then one f32x4 dot
+ * product per (image, channel, tap) over the output plane. Undefined where the heap cannot be
+ * reached or the shape is not one it covers; the caller then keeps the composed kernel.
+ */
+export function oneChannelFilterGrad(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, s: OneChannelConv): tf.TensorInfo | undefined {
+  const b = backend as BackendWithHeap;
+  const memory = heapMemory(b);
+  const Hp = s.Ho + s.KH - 1;
+  const Wp = s.Wo + s.KW - 1;
+  // Input rows or columns past the padded plane are never read by a stride-1 filter of this size.
+  if (!memory || x.dtype !== 'float32' || dy.dtype !== 'float32' || s.top + s.H > Hp || s.left + s.W > Wp || s.top < 0 || s.left < 0) return undefined;
+  const taps = s.KH * s.KW * s.C;
+  const out = b.makeOutput([s.KH, s.KW, 1, s.C], 'float32');
+  // 2·taps floats of float64 sums first (8-byte aligned like every heap block), then the planes.
+  const tmp = b.makeOutput([2 * taps + s.N * Hp * Wp + s.N * s.C * s.Ho * s.Wo], 'float32');
+  try {
+    const [o, xv, gv, t] = [out, x, dy, tmp].map((i) => b.typedArrayFromHeap(i));
+    const acc = t.byteOffset;
+    const xp = acc + 8 * taps;
+    const gT = xp + 4 * s.N * Hp * Wp;
+    const f = passes(memory);
+    f.pad1(xv.byteOffset, xp, s.N, s.H, s.W, Hp, Wp, s.top, s.left);
+    f.planar(gv.byteOffset, gT, s.N, s.Ho * s.Wo, s.C);
+    f.filterGradC1(xp, gT, acc, o.byteOffset, s.N, Hp, Wp, s.Ho, s.Wo, s.C, s.KH, s.KW);
+  } finally {
+    b.disposeData(tmp.dataId);
+  }
   return out;
 }
 

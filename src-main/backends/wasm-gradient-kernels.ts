@@ -12,6 +12,7 @@
  * Conv2D and DepthwiseConv2dNative ever request (they assert dilation 1 themselves).
  */
 import * as tf from '@tensorflow/tfjs';
+import { oneChannelFilterGrad } from './heap-kernels.ts';
 import { depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from './wasm-simd/depthwise-grads.ts';
 
 const BACKEND = 'wasm';
@@ -66,10 +67,24 @@ function cropHW(t: tf.Tensor4D, top: number, left: number, h: number, w: number)
  * [Cin, H, W, N], the "filter" is dy as [dyH, dyW, N, Cout], and the stride becomes a dilation.
  * The (small) result comes out as [Cin, fh, fw, Cout]. A 1x1, stride-1 filter is a plain matrix product.
  */
-function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend?: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const x = input(args.inputs, 'x', tf.Conv2DBackpropFilter);
   const dy = input(args.inputs, 'dy', tf.Conv2DBackpropFilter);
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (attrs.dataFormat !== 'NCHW' && x.shape[3] === 1 && x.shape.length === 4) {
+    // One input channel at stride 1 (a LeNet's first layer): WebAssembly passes on the heap, where
+    // the composed convolution below has a whole image batch as its filter.
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, false, 'channelsLast');
+    if (info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1) {
+      const [n, h, w] = x.shape;
+      const out = oneChannelFilterGrad(args.backend, x, dy, {
+        N: n, H: h, W: w, Ho: dy.shape[1], Wo: dy.shape[2], C: dy.shape[3], KH: info.filterHeight, KW: info.filterWidth,
+        top: info.padInfo.top, left: info.padInfo.left,
+      });
+      if (out) return out;
+    }
+  }
   return tf.tidy(() => {
     let x4 = asTensor(x) as tf.Tensor4D;
     let dy4 = asTensor(dy) as tf.Tensor4D;

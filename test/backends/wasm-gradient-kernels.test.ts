@@ -107,6 +107,12 @@ describe('wasm gradient kernels', () => {
     { x: [4, 8, 9, 2], f: [5, 5, 2, 3], stride: 2, pad: 'same' },
     { x: [2, 7, 7, 2], f: [1, 1, 2, 3], stride: 2, pad: 'valid' },
     { x: [2, 7, 6, 2], f: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+    // One input channel at stride 1: the filter gradient runs as WebAssembly passes on the heap
+    // (LeNet-5 and its half-width first layers; an output width that is not a multiple of 4).
+    { x: [3, 28, 28, 1], f: [5, 5, 1, 3], stride: 1, pad: 'same' },
+    { x: [2, 28, 28, 1], f: [5, 5, 1, 6], stride: 1, pad: 'same' },
+    { x: [2, 9, 10, 1], f: [3, 2, 1, 5], stride: 1, pad: 'valid' },
+    { x: [2, 7, 6, 1], f: [3, 3, 1, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
     // Pointwise, stride 1: the filter gradient is one matrix product (MobileNet-tiny's 16 -> 32 too).
     { x: [2, 7, 7, 16], f: [1, 1, 16, 32], stride: 1, pad: 'same' },
     { x: [3, 5, 6, 3], f: [1, 1, 3, 5], stride: 1, pad: 'valid' },
@@ -139,6 +145,19 @@ describe('wasm gradient kernels', () => {
     const m = c.f[3] > 1 ? ` multiplier ${c.f[3]}` : '';
     test(`depthwiseConv2d ${label(c)}${m}`, () => check('depthwise', c, 200 + i));
   }
+
+  test('a one-channel, stride-1 filter gradient runs as heap passes, not the composed convolution', async () => {
+    const x = tf.randomUniform([2, 12, 12, 1], -1, 1, 'float32', 7) as tf.Tensor4D;
+    const dy = tf.randomUniform([2, 12, 12, 3], -1, 1, 'float32', 8) as tf.Tensor4D;
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [5, 5, 1, 3] };
+    let out: tf.Tensor | undefined;
+    const info = await tf.profile(() => {
+      out = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    });
+    assert.deepEqual(info.kernels.map((k) => k.name), ['Conv2DBackpropFilter']);
+    assert.deepEqual(out!.shape, [5, 5, 1, 3]);
+    tf.dispose([x, dy, out!]);
+  });
 
   test('Conv2DBackpropFilter also handles NCHW inputs (kernel called directly)', async () => {
     const rng = new Rng(7);
