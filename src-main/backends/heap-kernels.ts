@@ -1,11 +1,11 @@
 /**
  * Kernels for the wasm backend whose passes are WebAssembly SIMD (wasm-simd/heap-passes.wat) working in
  * place on tfjs-wasm's heap: training-mode batch normalisation as one kernel forward and one backward,
- * and the ReLU/ReLU6 gradient as one masking kernel. Composed from tfjs ops (fast-layers.ts,
- * batchNormTraining) one batch-norm layer cost about 36 kernel calls per training step, forward,
- * backward and the moving averages together, most of them on [C]-sized tensors where tfjs's dispatch
- * is the whole cost; MobileNet-tiny has nine such layers, about half of the 650 kernel calls of its
- * step. Each of the two batch-norm kernels makes two passes over the tensor; the mask, one.
+ * the ReLU/ReLU6 gradient as one masking kernel, and the filter gradient of a one-channel, stride-1
+ * convolution. Composed from tfjs ops (fast-layers.ts, batchNormTraining), batch norm ran a dozen or more
+ * kernels each way, most of them on [C]-sized tensors where tfjs's dispatch is the whole cost: a
+ * MobileNet-tiny step made 652 top-level kernel calls with them and 409 with these. Each of the two
+ * batch-norm kernels makes two passes over the tensor; the mask, one.
  *
  * Over the N·H·W rows of an NHWC tensor, per channel c, with M = N·H·W:
  *   mean = Σx / M,  var = Σ(x − mean)² / M (biased, as tfjs's moments),  s = 1/√(var + ε)
