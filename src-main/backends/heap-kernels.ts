@@ -53,22 +53,38 @@ interface BackendWithHeap extends WasmBackendLike {
   wasm?: { asm?: { memory?: unknown } };
 }
 
-/** One instance per tfjs-wasm heap (each worker thread has its own), importing that heap's memory. */
-const instances = new WeakMap<WebAssembly.Memory, Passes>();
+/**
+ * One instance per tfjs-wasm heap (each worker thread has its own), importing that heap's memory;
+ * null where the module does not compile (an engine without WebAssembly SIMD).
+ */
+const instances = new WeakMap<WebAssembly.Memory, Passes | null>();
 
 function heapMemory(backend: unknown): WebAssembly.Memory | undefined {
   const m = (backend as BackendWithHeap).wasm?.asm?.memory;
   return m instanceof WebAssembly.Memory ? m : undefined;
 }
 
-function passes(memory: WebAssembly.Memory): Passes {
+/** The passes working on `backend`'s heap, or undefined where the heap is out of reach or the module does not compile. */
+function heapPasses(backend: unknown): Passes | undefined {
+  const memory = heapMemory(backend);
+  if (!memory) return undefined;
   let p = instances.get(memory);
-  if (!p) {
-    const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
-    p = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Passes;
+  if (p === undefined) {
+    try {
+      const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
+      p = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Passes;
+    } catch {
+      p = null;
+    }
     instances.set(memory, p);
   }
-  return p;
+  return p ?? undefined;
+}
+
+function requirePasses(backend: unknown, kernel: string): Passes {
+  const f = heapPasses(backend);
+  if (!f) throw new Error(`${kernel}: the WebAssembly passes cannot run on this wasm backend's heap`);
+  return f;
 }
 
 /**
@@ -106,8 +122,7 @@ function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {
     if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${k}: momentum must be a number in [0, 1]`);
   }
   const backend = args.backend as BackendWithHeap;
-  const memory = heapMemory(backend);
-  if (!memory) throw new Error(`${k}: the wasm backend's heap is not reachable`);
+  const f = requirePasses(backend, k);
   const outs = [backend.makeOutput(x.shape.slice(), 'float32'), ...Array.from({ length: moving ? 5 : 3 }, () => backend.makeOutput([C], 'float32'))];
   const tmp = scratch(backend, C);
   try {
@@ -120,7 +135,6 @@ function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {
     const g = at(gamma);
     const b = at(beta);
     const xv = at(x);
-    const f = passes(memory);
     f.sums(xv.byteOffset, M, C, s);
     const scaleAt = 4 * C;
     const shiftAt = 5 * C;
@@ -160,8 +174,7 @@ function batchNormTrainGrad(args: KernelArgs): tf.TensorInfo[] {
   const { C, M } = channelsOf(x, k);
   if (!tf.util.arraysEqual(dy.shape, x.shape)) throw new Error(`${k}: dy [${dy.shape.join(', ')}] and x [${x.shape.join(', ')}] differ`);
   const backend = args.backend as BackendWithHeap;
-  const memory = heapMemory(backend);
-  if (!memory) throw new Error(`${k}: the wasm backend's heap is not reachable`);
+  const f = requirePasses(backend, k);
   const outs = [backend.makeOutput(x.shape.slice(), 'float32'), backend.makeOutput([C], 'float32'), backend.makeOutput([C], 'float32')];
   const tmp = scratch(backend, C);
   try {
@@ -171,7 +184,6 @@ function batchNormTrainGrad(args: KernelArgs): tf.TensorInfo[] {
     const tmpF = at(tmp);
     const s = tmpF.byteOffset;
     const sums = new Float64Array(tmpF.buffer, s, 2 * C);
-    const f = passes(memory);
     f.gradSums(gv.byteOffset, xv.byteOffset, M, C, s);
     // dx = a·dy + b·x + e per channel, with a = γs, b = −γs³·Σdy·xc/M, e = −γs·Σdy/M − b·mean.
     const [aAt, bAt, eAt] = [4 * C, 5 * C, 6 * C];
@@ -202,11 +214,10 @@ function maskGrad(args: KernelArgs): tf.TensorInfo {
   const { lo, hi } = (args.attrs ?? {}) as { lo?: number; hi?: number };
   if (typeof lo !== 'number' || typeof hi !== 'number' || !(lo <= hi)) throw new Error(`${MASK_GRAD}: attrs lo <= hi are required`);
   const backend = args.backend as BackendWithHeap;
-  const memory = heapMemory(backend);
-  if (!memory) throw new Error(`${MASK_GRAD}: the wasm backend's heap is not reachable`);
+  const f = requirePasses(backend, MASK_GRAD);
   const out = backend.makeOutput(x.shape.slice(), 'float32');
   const [o, d, v] = [out, dy, x].map((t) => backend.typedArrayFromHeap(t));
-  passes(memory).maskGrad(d.byteOffset, v.byteOffset, o.byteOffset, v.length, lo, hi);
+  f.maskGrad(d.byteOffset, v.byteOffset, o.byteOffset, v.length, lo, hi);
   return out;
 }
 
@@ -223,11 +234,11 @@ export interface OneChannelConv {
  */
 export function oneChannelFilterGrad(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, s: OneChannelConv): tf.TensorInfo | undefined {
   const b = backend as BackendWithHeap;
-  const memory = heapMemory(b);
+  const f = heapPasses(b);
   const Hp = s.Ho + s.KH - 1;
   const Wp = s.Wo + s.KW - 1;
   // Input rows or columns past the padded plane are never read by a stride-1 filter of this size.
-  if (!memory || x.dtype !== 'float32' || dy.dtype !== 'float32' || s.top + s.H > Hp || s.left + s.W > Wp || s.top < 0 || s.left < 0) return undefined;
+  if (!f || x.dtype !== 'float32' || dy.dtype !== 'float32' || s.top + s.H > Hp || s.left + s.W > Wp || s.top < 0 || s.left < 0) return undefined;
   const taps = s.KH * s.KW * s.C;
   const out = b.makeOutput([s.KH, s.KW, 1, s.C], 'float32');
   // 2·taps floats of float64 sums first (8-byte aligned like every heap block), then the planes.
@@ -237,7 +248,6 @@ export function oneChannelFilterGrad(backend: unknown, x: tf.TensorInfo, dy: tf.
     const acc = t.byteOffset;
     const xp = acc + 8 * taps;
     const gT = xp + 4 * s.N * Hp * Wp;
-    const f = passes(memory);
     f.pad1(xv.byteOffset, xp, s.N, s.H, s.W, Hp, Wp, s.top, s.left);
     f.planar(gv.byteOffset, gT, s.N, s.Ho * s.Wo, s.C);
     f.filterGradC1(xp, gT, acc, o.byteOffset, s.N, Hp, Wp, s.Ho, s.Wo, s.C, s.KH, s.KW);
@@ -273,20 +283,14 @@ const gradient: tf.GradConfig = {
 let registered = false;
 
 /**
- * Registers both kernels on the wasm backend (after it has been initialised) and the forward
+ * Registers the three kernels on the wasm backend (after it has been initialised) and the forward
  * kernel's gradient. Idempotent. Nothing is registered where the heap cannot be reached or the
- * engine has no WebAssembly SIMD; batch normalisation then keeps its composed path.
+ * engine has no WebAssembly SIMD; batch normalisation and the masks then keep their composed paths.
  */
 export function registerHeapKernels(): void {
   if (registered) return;
   registered = true;
-  const memory = heapMemory(tf.findBackend('wasm'));
-  if (!memory) return;
-  try {
-    passes(memory);
-  } catch {
-    return;
-  }
+  if (!heapPasses(tf.findBackend('wasm'))) return;
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGrad as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: MASK_GRAD, backendName: 'wasm', kernelFunc: maskGrad as unknown as tf.KernelFunc });
