@@ -36,6 +36,12 @@ import { registerTrainingSpeedups } from './training-speedups.ts';
 import { registerWasmFastKernels } from './wasm-fast-kernels.ts';
 import { registerHeapKernels } from './heap-kernels.ts';
 
+// tfjs prints its own advice through console.warn (the cpu backend's "Hi, looks like you are running
+// TensorFlow.js in Node.js…" banner on first use, among others). The engine states which backend it
+// chose and why every other one was not loaded, so those lines only alarm a user; production mode
+// silences tfjs's logging and nothing else. DISTILL_TFJS_WARNINGS=1 keeps them, for debugging tfjs.
+if (process.env.DISTILL_TFJS_WARNINGS !== '1') tf.env().set('PROD', true);
+
 export type BackendKey = 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export type { GpuInfo };
 
