@@ -6,10 +6,15 @@
 // The tests make temporary homes, stores and exports under os.tmpdir(); the run gets a TMPDIR of
 // its own, removed when every test passed and kept (its path printed) when one failed, so repeated
 // runs do not pile up files in /tmp and a failure's files are there to look at.
+//
+// Before any test, the Debian packages the tests use (scripts/system-deps.mjs) are installed when
+// missing and this user may (root, or sudo without a password); otherwise the run stops at once
+// with the command to type. No test is skipped for want of one.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureSystemDeps } from './system-deps.mjs';
 
 const args = process.argv.slice(2);
 const explicit = args.filter((a) => a.endsWith('.ts'));
@@ -22,6 +27,8 @@ function find(dir) {
     return name.endsWith('.test.ts') ? [p] : [];
   });
 }
+
+if (!ensureSystemDeps()) process.exit(1);
 
 const files = explicit.length ? explicit : find('test').sort();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'distill-tests-'));

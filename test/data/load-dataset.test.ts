@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEBIAN_FASHION_MNIST_DIR } from '../../src-main/data/fashion-mnist.ts';
 import { FASHION_MNIST_CLASSES, loadDataset, resolveFashionMnistDir } from '../../src-main/data/load-dataset.ts';
+import { requireSystemDep } from '../../scripts/system-deps.mjs';
 import { makeTempDir, pngBytes, removeDir, throwsImportError, writeFile, writeIdx } from './fixtures.ts';
 
 const dir = makeTempDir('load');
@@ -72,11 +73,10 @@ describe('resolveFashionMnistDir', () => {
     );
   });
 
-  const haveDebian = fs.existsSync(path.join(DEBIAN_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
   it(
     'loads the real Fashion-MNIST train set from the Debian package',
-    { skip: haveDebian ? false : `${DEBIAN_FASHION_MNIST_DIR} not installed (apt install dataset-fashion-mnist)` },
     () => {
+      requireSystemDep('dataset-fashion-mnist');
       assert.deepEqual(resolveFashionMnistDir(), { dir: DEBIAN_FASHION_MNIST_DIR, origin: 'debian' });
       const set = loadDataset({ kind: 'idx' });
       assert.deepEqual([set.count, set.height, set.width, set.channels], [60000, 28, 28, 1]);

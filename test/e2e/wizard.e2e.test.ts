@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTeacherServer, type TeacherServer } from '../../src-main/teacher-server/start-teacher-server.ts';
 import { Store } from '../../src-main/store/store.ts';
+import { CHROMIUM, requireSystemDep } from '../../scripts/system-deps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shots = path.join(root, 'test', 'e2e', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TEACHER_TOKEN = 'e2e-teacher-token';
 
 let serve: ChildProcess;
@@ -30,6 +30,7 @@ let tmp: string;
 const problems: string[] = [];
 
 before(async () => {
+  requireSystemDep('chromium');
   const build = spawnSync('npm', ['run', 'build:renderer'], { cwd: root, encoding: 'utf8' });
   assert.equal(build.status, 0, build.stderr + build.stdout);
   mkdirSync(shots, { recursive: true });

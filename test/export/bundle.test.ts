@@ -15,11 +15,10 @@ import { loadModel } from '../../src-main/students/model-io.ts';
 import { loadDataset } from '../../src-main/data/load-dataset.ts';
 import { predictLogits } from '../../src-main/training/evaluate.ts';
 import { loadRecipeFile, RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
+import { checkWithOnnxChecker, PYTHON } from './helpers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'distill.js');
-const PYTHON = '/usr/bin/python3';
-const hasPythonOnnx = spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
 const work = mkdtempSync(path.join(os.tmpdir(), 'distill-bundle-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
@@ -92,14 +91,7 @@ test('distill export writes a proven bundle whose Node example classifies a held
   assert.match(md, /\| int8 \| `model\.int8\.onnx` \|/);
   t.diagnostic(`bundle: ${card.precisions.map((p: any) => `${p.precision} ${p.sizeBytes} B acc ${p.accuracy} drop ${p.accuracyDropVsFp32Student} fid ${p.fidelityVsFp32Student} diff ${p.maxAbsDiffVsFp32Student.toExponential(2)}`).join('; ')}`);
 
-  if (hasPythonOnnx) {
-    for (const f of ['model.onnx', 'model.fp16.onnx', 'model.int8.onnx']) {
-      const r = spawnSync(PYTHON, ['-c', 'import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)', path.join(out, f)], { encoding: 'utf8' });
-      assert.equal(r.status, 0, `onnx.checker rejected ${f}: ${r.stderr}`);
-    }
-  } else {
-    t.diagnostic('python3-onnx not installed: checker skipped');
-  }
+  for (const f of ['model.onnx', 'model.fp16.onnx', 'model.int8.onnx']) checkWithOnnxChecker(path.join(out, f));
   // Python onnxruntime is not installable here, so the Python example is only compiled.
   const pyc = spawnSync(PYTHON, ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', path.join(out, 'example_python.py'), path.join(work, 'example.pyc')], { encoding: 'utf8' });
   assert.equal(pyc.status, 0, pyc.stderr);

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src-main/util/rng.ts';
 
-export const PYTHON = '/usr/bin/python3';
-export const hasPythonOnnx = spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
+import { DEBIAN_PYTHON, requireSystemDep } from '../../scripts/system-deps.mjs';
+
+export const PYTHON = DEBIAN_PYTHON;
 
 /**
  * Fresh BN layers are the identity (gamma 1, beta 0, mean 0, var 1), which would let a wrong fold
@@ -25,10 +26,9 @@ export function randomizeBatchNorm(model: tf.LayersModel, rng: Rng): void {
   }
 }
 
-/** onnx.checker with full_check (strict shape and type inference). Returns false when skipped. */
-export function checkWithOnnxChecker(file: string): boolean {
-  if (!hasPythonOnnx) return false;
+/** onnx.checker with full_check (strict shape and type inference); python3-onnx must be installed. */
+export function checkWithOnnxChecker(file: string): void {
+  requireSystemDep('python3-onnx');
   const r = spawnSync(PYTHON, ['-c', 'import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)', file], { encoding: 'utf8' });
   assert.equal(r.status, 0, `onnx.checker rejected ${file}:\n${r.stderr}`);
-  return true;
 }

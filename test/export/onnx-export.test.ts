@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,12 +11,11 @@ import { checkOnnxParity } from '../../src-main/export/parity.ts';
 import { tfPads } from '../../src-main/export/tfjs-to-onnx.ts';
 import { onnx } from '../../src-main/export/onnx-proto.ts';
 import { Rng } from '../../src-main/util/rng.ts';
+import { checkWithOnnxChecker } from './helpers.ts';
 
 await tf.setBackend('cpu');
 
 const TOLERANCE = 1e-4;
-const PYTHON = '/usr/bin/python3';
-const hasPythonOnnx = spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
 const workDir = mkdtempSync(path.join(tmpdir(), 'onnx-export-test-'));
 process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
 
@@ -56,15 +54,6 @@ function opTypes(bytes: Uint8Array): string[] {
   return (decode(bytes).graph?.node ?? []).map((n) => n.opType ?? '');
 }
 
-/** Runs onnx.checker with full_check (strict shape inference) on the file. */
-function pythonCheck(t: { skip: (msg: string) => void }, file: string): void {
-  if (!hasPythonOnnx) {
-    t.skip('python3-onnx not installed');
-    return;
-  }
-  const r = spawnSync(PYTHON, ['-c', 'import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)', file], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `onnx.checker rejected ${file}:\n${r.stderr}`);
-}
 
 async function assertParity(model: tf.LayersModel, bytes: Uint8Array, inputShape: number[], layout: InputLayout, rng: Rng) {
   const results = [];
@@ -88,7 +77,7 @@ const ZOO_CASES: { shape: [number, number, number]; layouts: InputLayout[] }[] =
 for (const student of listStudents()) {
   for (const { shape, layouts } of ZOO_CASES) {
     for (const layout of layouts) {
-      test(`${student.key} ${shape.join('x')} exports to ONNX (${layout}) matching tfjs`, async (t) => {
+      test(`${student.key} ${shape.join('x')} exports to ONNX (${layout}) matching tfjs`, async () => {
         const rng = new Rng(1234);
         const model = student.build({ inputShape: shape, numClasses: 10, seed: 99 });
         randomizeBatchNorm(model, rng);
@@ -117,7 +106,7 @@ for (const student of listStudents()) {
 
           const file = path.join(workDir, `${student.key}-${shape.join('x')}-${layout}.onnx`);
           writeFileSync(file, exported.bytes);
-          pythonCheck(t, file);
+          checkWithOnnxChecker(file);
         } finally {
           model.dispose();
         }
@@ -174,7 +163,7 @@ function kitchenSink(seed: number): tf.LayersModel {
   return tf.model({ name: 'kitchen_sink', inputs: input, outputs: out });
 }
 
-test('mixed functional model: unfoldable BN kept, foldable BN folded, outputs match', async (t) => {
+test('mixed functional model: unfoldable BN kept, foldable BN folded, outputs match', async () => {
   const rng = new Rng(77);
   const model = kitchenSink(10);
   randomizeBatchNorm(model, rng);
@@ -191,7 +180,7 @@ test('mixed functional model: unfoldable BN kept, foldable BN folded, outputs ma
     measured.push(`kitchen-sink ${layout}: ${diff.toExponential(2)}`);
     const file = path.join(workDir, `kitchen-${layout}.onnx`);
     writeFileSync(file, exported.bytes);
-    pythonCheck(t, file);
+    checkWithOnnxChecker(file);
   }
   model.dispose();
 });
@@ -264,5 +253,5 @@ test('parity reports a mismatch when the file is not the model', async () => {
 
 test('measured parity', (t) => {
   t.diagnostic(`max |ONNX - tfjs| per export: ${measured.join('; ')}`);
-  t.diagnostic(hasPythonOnnx ? 'onnx.checker(full_check=True) ran on every file' : 'python3-onnx not installed: checker skipped');
+  t.diagnostic('onnx.checker(full_check=True) ran on every file');
 });
