@@ -153,6 +153,8 @@ export async function main(argv: string[]): Promise<number> {
         const projectQueries = job.store.projectQueries(project);
         if (values.json) process.stdout.write(JSON.stringify({ ...jsonLine(summary), project, projectQueries }) + '\n');
         else process.stdout.write(summaryTable(summary) + `\nproject "${project}": ${projectQueries} teacher queries over all its runs\n`);
+        // The whole command, start-up and export included (the table's wall time is the run's).
+        if (command === 'demo') (values.json ? process.stderr : process.stdout).write(`distill demo took ${Math.round(process.uptime())} s\n`);
         return 0;
       }
       case 'validate': {

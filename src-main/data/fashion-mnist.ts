@@ -27,6 +27,9 @@ export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
  */
 export { projectRoot };
 
+/** The shipped subset as a recipe names it: the same 2,000 + 2,000 images whatever is installed. */
+export const DEMO_FASHION_MNIST = 'builtin:demo-data/fashion-mnist';
+
 export function demoFashionMnistDir(): string {
   return path.join(projectRoot(), 'resources', 'demo-data', 'fashion-mnist');
 }

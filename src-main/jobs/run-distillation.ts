@@ -16,6 +16,7 @@ import { QueryBudget, TeacherBudgetExceededError } from '../teachers/query-budge
 import { checkInputFits, specImageDims } from '../teachers/preprocess.ts';
 import type { TeacherInputSpec } from '../teachers/teacher.ts';
 import { loadDataset, resolveFashionMnistDir } from '../data/load-dataset.ts';
+import { DEMO_FASHION_MNIST, demoFashionMnistDir } from '../data/fashion-mnist.ts';
 import { sampleFewShot } from '../data/sampling.ts';
 import { fingerprintImageSet } from '../data/fingerprint.ts';
 import { subset, type ImageSet } from '../data/image-set.ts';
@@ -433,6 +434,9 @@ export function resolveSource(src: DataSourceSpec, baseDir: string): { spec: Par
   if (src.kind === 'folder') {
     const dir = resolveRecipePath(src.dir, baseDir);
     return { spec: { ...src, dir }, label: dir };
+  }
+  if (src.dir === DEMO_FASHION_MNIST) {
+    return { spec: { ...src, dir: demoFashionMnistDir() }, label: `Fashion-MNIST ${src.split} (shipped demo subset)`, origin: 'demo' };
   }
   if (src.dir === 'builtin:fashion-mnist') {
     const { dir, origin } = resolveFashionMnistDir();
