@@ -57,7 +57,7 @@ export function ensureSystemDeps({ log = (s) => process.stderr.write(`${s}\n`) }
   const sudo = !root && canRun('sudo', ['-n', 'true']) ? ['sudo', '-n'] : root ? [] : undefined;
   const hasApt = canRun('apt-get', ['--version']);
   if (!hasApt || sudo === undefined || process.env.DISTILL_TEST_NO_INSTALL === '1') {
-    const reason = !hasApt ? 'this machine has no apt-get' : sudo === undefined ? 'installing needs root or sudo without a password' : 'DISTILL_TEST_NO_INSTALL=1';
+    const reason = !hasApt ? 'this machine has no apt-get' : sudo === undefined ? 'installing needs root or sudo without a password' : 'DISTILL_TEST_NO_INSTALL=1 asks not to install them';
     log(`The tests need these Debian packages, and ${reason}:\n${why}\nInstall them, then run npm test again:\n  ${installCommand(names)}`);
     return false;
   }
