@@ -31,6 +31,11 @@ let alone = NaN;
 function smallRecipe(): Recipe {
   const r = structuredClone(base.recipe);
   Object.assign(r.data, { n: 300, testLimit: 1000 });
+  // The full Fashion-MNIST (npm test installs it), which these thresholds were measured on; the demo
+  // recipe itself now keeps to the shipped subset. On 300 images drawn from the subset gpd scored
+  // 57.4 % against 61.5 % for the student alone (measured), the weakness issue 22 describes.
+  r.data.train = { ...r.data.train, dir: 'builtin:fashion-mnist' } as typeof r.data.train;
+  r.data.test = { ...r.data.test!, dir: 'builtin:fashion-mnist' } as typeof r.data.test;
   Object.assign(r.budget, { queries: 1500 });
   // Six epochs of 300 images are 30 steps. The smoke run keeps the constant 0.002 the demo recipe had
   // before its cosine schedule from 0.005: in 30 steps from that higher rate, gpd's wide dynamic
