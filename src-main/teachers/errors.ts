@@ -88,6 +88,30 @@ export class TeacherMalformedReplyError extends TeacherError {
   override readonly maybeProcessed = true;
 }
 
+/**
+ * A complete 2xx reply that no retry can make readable: a body that is not an inference reply (an
+ * HTML login or proxy page) or one over the size limit. It may have been billed, so it counts as
+ * spent, once; it is never sent again.
+ */
+export class TeacherUnreadableReplyError extends TeacherError {
+  override name = 'TeacherUnreadableReplyError';
+  override readonly maybeProcessed = true;
+}
+
+/**
+ * A 3xx: the server sent the client elsewhere. Never followed, since the request's credentials
+ * would go with it to a place nobody configured; the location is in the message.
+ */
+export class TeacherRedirectError extends TeacherError {
+  override name = 'TeacherRedirectError';
+  constructor(readonly status: number, readonly location: string | null) {
+    super(
+      `teacher answered HTTP ${status}, redirecting to ${location ?? '(no Location header)'}: not followed, since the ` +
+        "request's credentials would go with it; if that address is the teacher, put it in the teacher's URL",
+    );
+  }
+}
+
 /** The settings cannot work (missing environment variable, bad URL). */
 export class TeacherConfigError extends TeacherError {
   override name = 'TeacherConfigError';

@@ -7,9 +7,11 @@ import {
   TeacherConnectionError,
   TeacherMalformedReplyError,
   TeacherRateLimitedError,
+  TeacherRedirectError,
   TeacherRequestRejectedError,
   TeacherServerError,
   TeacherTimeoutError,
+  TeacherUnreadableReplyError,
 } from './errors.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
@@ -20,6 +22,25 @@ export interface HttpRequest {
   body?: Uint8Array | string;
   /** Whole exchange, headers and body, must finish in this time (default 30 s). */
   timeoutMs?: number;
+  /** A reply body over this many bytes is refused, not read (default DEFAULT_MAX_REPLY_BYTES). */
+  maxReplyBytes?: number;
+}
+
+/**
+ * 64 MiB: a batch of 256 replies with 1,000 scores each is under 10 MB as JSON. The cap keeps a
+ * misbehaving teacher from taking the process's memory (a 600 MB reply took a run to 2.26 GB).
+ */
+export const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What an inference reply may be labelled as: JSON (also `+json`), raw bytes (KServe's binary
+ * tensors), plain text (some TorchServe handlers), or no label at all. Anything else, an HTML login
+ * page above all, is not a reply that retrying could fix.
+ */
+function readableContentType(contentType: string | null): boolean {
+  if (!contentType) return true;
+  const t = contentType.split(';')[0].trim().toLowerCase();
+  return t === 'application/json' || t.endsWith('+json') || t === 'application/octet-stream' || t === 'text/plain';
 }
 
 export interface HttpReply {
@@ -38,23 +59,63 @@ export async function httpExchange(req: HttpRequest): Promise<HttpReply> {
   try {
     let res: Response;
     try {
-      res = await fetch(req.url, { method: req.method ?? 'POST', headers: req.headers, body: req.body as BodyInit | undefined, signal: ctrl.signal });
+      // Redirects are not followed: fetch would carry x-api-key and custom headers along to any host.
+      res = await fetch(req.url, { method: req.method ?? 'POST', headers: req.headers, body: req.body as BodyInit | undefined, signal: ctrl.signal, redirect: 'manual' });
     } catch (err) {
       throw transportError(err, ctrl.signal.aborted, timeoutMs);
     }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new TeacherRedirectError(res.status, res.headers.get('location'));
+    }
+    const ok = res.status >= 200 && res.status < 300;
+    if (ok && !readableContentType(res.headers.get('content-type'))) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new TeacherUnreadableReplyError(
+        `teacher answered HTTP ${res.status} with ${res.headers.get('content-type')}, not an inference reply ` +
+          '(a login page, a proxy or a wrong URL?); it is not asked again',
+      );
+    }
     let body: Buffer;
     try {
-      body = Buffer.from(await res.arrayBuffer());
+      body = await readCapped(res, req.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES);
     } catch (err) {
+      if (err instanceof TeacherUnreadableReplyError) throw err;
       if (ctrl.signal.aborted) throw new TeacherTimeoutError(timeoutMs);
       // The status line arrived, then the body broke off: the model ran.
       throw new TeacherMalformedReplyError(`teacher reply was cut off (HTTP ${res.status}): ${causeCode(err) ?? (err as Error).message}`);
     }
-    if (res.status >= 200 && res.status < 300) return { status: res.status, headers: res.headers, body };
+    if (ok) return { status: res.status, headers: res.headers, body };
     throw statusError(res.status, res.headers, body);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The body, read chunk by chunk and refused as soon as it passes `max` bytes. */
+async function readCapped(res: Response, max: number): Promise<Buffer> {
+  const tooLarge = (what: string) =>
+    new TeacherUnreadableReplyError(`teacher reply is ${what}, over the ${Math.round(max / 2 ** 20)} MiB limit for one reply; it was not read and is not asked again`);
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(`${declared} bytes`);
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`more than ${max} bytes`);
+    }
+    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function statusError(status: number, headers: Headers, body: Buffer): Error {

@@ -97,8 +97,10 @@ export function readInferReply(body: Buffer, headerLength: string | null, count:
   let json: { outputs?: OipTensor[] };
   let binary: Map<OipTensor, Buffer>;
   try {
-    const split = splitBinaryBody(body, headerLength);
-    json = (headerLength == null ? parseJsonReply(body) : split.json) as typeof json;
+    // Binary framing only where its header says so; a JSON reply may hold bare NaN or Infinity,
+    // which parseJsonReply reads and the reply checks then refuse.
+    const split = headerLength == null ? { json: parseJsonReply(body), rest: Buffer.alloc(0) } : splitBinaryBody(body, headerLength);
+    json = split.json as typeof json;
     if (!json || !Array.isArray(json.outputs) || !json.outputs.length) throw new TeacherMalformedReplyError('infer reply has no "outputs"');
     binary = sliceBinaryTensors(json.outputs, split.rest);
   } catch (err) {
