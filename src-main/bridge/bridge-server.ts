@@ -80,11 +80,16 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       if (url.pathname.startsWith('/api/')) {
         if (req.method !== 'POST') return send(res, 405, { ok: false, error: 'use POST' });
         if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return send(res, 415, { ok: false, error: 'send application/json' });
-        let body = '';
-        for await (const chunk of req) {
-          body += chunk;
-          if (body.length > MAX_BODY) return send(res, 413, { ok: false, error: 'request too large' });
+        // Bytes, counted as bytes and decoded once: a UTF-8 character split across two reads
+        // stays whole, and the limit is on what arrives, not on UTF-16 code units.
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of req as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (size > MAX_BODY) return send(res, 413, { ok: false, error: 'request too large' });
+          chunks.push(chunk);
         }
+        const body = Buffer.concat(chunks, size).toString('utf8');
         let payload: unknown;
         try {
           payload = body ? JSON.parse(body) : {};
@@ -145,8 +150,15 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       socket.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nconnection: close\r\n\r\n`);
       return;
     }
+    // A malformed frame is an 'error' on that one socket; unhandled, it would end the process and
+    // every run worker with it. The socket is dropped, the bridge goes on.
+    socket.on('error', () => socket.destroy());
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
+      ws.on('error', () => {
+        sockets.delete(ws);
+        ws.terminate();
+      });
       ws.on('close', () => sockets.delete(ws));
     });
   });

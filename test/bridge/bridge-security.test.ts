@@ -6,6 +6,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,4 +110,48 @@ test('requests that break the contract are rejected with 400 before any handler 
 test('static files cannot escape the renderer folder', async () => {
   const r = await request({ path: '/..%2f..%2fpackage.json' });
   assert.equal(r.status, 404);
+});
+
+test('a malformed WebSocket frame drops that socket only: the bridge and its other sockets go on', async () => {
+  const port = bridge.port;
+  const good = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${bridge.token}`, { headers: { origin: `http://127.0.0.1:${port}` } });
+  await new Promise((resolve, reject) => { good.once('open', resolve); good.once('error', reject); });
+  // A raw client: a correct upgrade, then a frame a client must never send (unmasked, reserved bits set).
+  const raw = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => raw.once('connect', resolve));
+  raw.write(
+    `GET /ws?token=${bridge.token} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\n` +
+      `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await new Promise<void>((resolve) => raw.once('data', (d) => { assert.match(String(d), /^HTTP\/1.1 101/); resolve(); }));
+  const closed = new Promise((resolve) => raw.once('close', resolve));
+  raw.write(Buffer.from([0xf1, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
+  await closed;
+  const r = await api('engine:version', {});
+  assert.equal(r.status, 200, 'the bridge still answers');
+  assert.equal(good.readyState, WebSocket.OPEN, 'the other socket stays open');
+  good.close();
+});
+
+test('the body limit counts bytes, and a UTF-8 character split across two reads arrives whole', async () => {
+  const name = 'Ärger-Überblick-日本';
+  const bytes = Buffer.from(JSON.stringify({ name }));
+  const cut = bytes.indexOf(Buffer.from('日')) + 1;
+  const split = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: bridge.port, path: '/api/projects:create', method: 'POST', headers: {
+      host: `127.0.0.1:${bridge.port}`, 'content-type': 'application/json', authorization: `Bearer ${bridge.token}`, 'content-length': bytes.length,
+    } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.write(bytes.subarray(0, cut));
+    setTimeout(() => req.end(bytes.subarray(cut)), 50);
+  });
+  assert.equal(split.status, 200, split.body);
+  assert.equal(JSON.parse(split.body).result.name, name);
+  // 400,000 three-byte characters: 1.2 MB, over the 1 MiB limit, though under a million UTF-16 units.
+  const big = await api('projects:create', { name: '日'.repeat(400_000) });
+  assert.equal(big.status, 413);
 });
