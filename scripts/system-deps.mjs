@@ -31,13 +31,18 @@ export function installCommand(packages) {
   return `sudo apt-get update && sudo apt-get install -y ${packages.join(' ')}`;
 }
 
+/** Packages a test process has already found, so that a check per exported file costs one look. */
+const found = new Set();
+
 /** Throws, with the command that installs it, when a test's Debian package is missing. */
 export function requireSystemDep(debian) {
+  if (found.has(debian)) return;
   const dep = SYSTEM_DEPS.find((d) => d.debian === debian);
   if (!dep) throw new Error(`unknown system dependency ${debian}`);
   if (!dep.present()) {
     throw new Error(`${debian} is missing (${dep.usedFor}): \`npm test\` installs it, or run \`${installCommand([debian])}\``);
   }
+  found.add(debian);
 }
 
 function canRun(cmd, args) {
@@ -54,7 +59,7 @@ export function ensureSystemDeps({ log = (s) => process.stderr.write(`${s}\n`) }
   const names = missing.map((d) => d.debian);
   const why = missing.map((d) => `  ${d.debian}: ${d.usedFor}`).join('\n');
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  const sudo = !root && canRun('sudo', ['-n', 'true']) ? ['sudo', '-n'] : root ? [] : undefined;
+  const sudo = root ? [] : canRun('sudo', ['-n', 'true']) ? ['sudo', '-n'] : undefined;
   const hasApt = canRun('apt-get', ['--version']);
   if (!hasApt || sudo === undefined || process.env.DISTILL_TEST_NO_INSTALL === '1') {
     const reason = !hasApt ? 'this machine has no apt-get' : sudo === undefined ? 'installing needs root or sudo without a password' : 'DISTILL_TEST_NO_INSTALL=1 asks not to install them';

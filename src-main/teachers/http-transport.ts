@@ -65,12 +65,12 @@ export async function httpExchange(req: HttpRequest): Promise<HttpReply> {
       throw transportError(err, ctrl.signal.aborted, timeoutMs);
     }
     if (res.status >= 300 && res.status < 400) {
-      await res.body?.cancel().catch(() => undefined);
+      await discardBody(res);
       throw new TeacherRedirectError(res.status, res.headers.get('location'));
     }
     const ok = res.status >= 200 && res.status < 300;
     if (ok && !readableContentType(res.headers.get('content-type'))) {
-      await res.body?.cancel().catch(() => undefined);
+      await discardBody(res);
       throw new TeacherUnreadableReplyError(
         `teacher answered HTTP ${res.status} with ${res.headers.get('content-type')}, not an inference reply ` +
           '(a login page, a proxy or a wrong URL?); it is not asked again',
@@ -92,13 +92,18 @@ export async function httpExchange(req: HttpRequest): Promise<HttpReply> {
   }
 }
 
+/** Lets go of a body that will not be read, so the connection is freed rather than left draining. */
+async function discardBody(res: Response): Promise<void> {
+  await res.body?.cancel().catch(() => undefined);
+}
+
 /** The body, read chunk by chunk and refused as soon as it passes `max` bytes. */
 async function readCapped(res: Response, max: number): Promise<Buffer> {
   const tooLarge = (what: string) =>
     new TeacherUnreadableReplyError(`teacher reply is ${what}, over the ${Math.round(max / 2 ** 20)} MiB limit for one reply; it was not read and is not asked again`);
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
+    await discardBody(res);
     throw tooLarge(`${declared} bytes`);
   }
   if (!res.body) return Buffer.alloc(0);
