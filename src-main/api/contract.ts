@@ -5,7 +5,7 @@
  * Pure types, zod and data: this file must stay importable from the browser.
  */
 import { z } from 'zod';
-import { LR_SCHEDULES } from '../training/schedule.ts';
+import { LR_SCHEDULES } from './vocab.ts';
 
 const runId = z.string().regex(/^[0-9A-Za-z-]{4,64}$/);
 const path = z.string().min(1).max(4096);

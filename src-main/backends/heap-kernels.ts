@@ -15,7 +15,7 @@
  * Sums are accumulated in float64; the stored values are float32. Channels must be a multiple of 4.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WasmBackendLike } from './wasm-gradient-kernels.ts';
+import type { WasmBackendLike } from './wasm-backend-like.ts';
 import { WASM_BASE64 } from './wasm-simd/heap-passes.bytes.ts';
 
 export const BATCH_NORM_TRAIN = 'DistillBatchNormTrain';

@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { maskedGradient } from './heap-kernels.ts';
-import type { WasmBackendLike } from './wasm-gradient-kernels.ts';
+import type { WasmBackendLike } from './wasm-backend-like.ts';
 
 const ADAM_STEP = 'DistillAdamStep';
 

@@ -20,7 +20,8 @@
  * semantics, e.g. MaxPoolGrad routes each gradient to the first maximum of its window.
  */
 import * as tf from '@tensorflow/tfjs';
-import { asTensor, conv2DBackpropInput, type WasmBackendLike } from './wasm-gradient-kernels.ts';
+import { asTensor, conv2DBackpropInput } from './wasm-gradient-kernels.ts';
+import type { WasmBackendLike } from './wasm-backend-like.ts';
 
 const BACKEND = 'wasm';
 

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { oneChannelFilterGrad } from './heap-kernels.ts';
+import type { WasmBackendLike } from './wasm-backend-like.ts';
 import { depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from './wasm-simd/depthwise-grads.ts';
 
 const BACKEND = 'wasm';
@@ -28,13 +29,6 @@ type Explicit4 = [[number, number], [number, number], [number, number], [number,
 export function asTensor(info: tf.TensorInfo, shape?: number[]): tf.Tensor {
   if (info instanceof tf.Tensor && shape == null) return info;
   return tf.engine().runKernel(tf.Reshape, { x: info as tf.Tensor }, { shape: shape ?? info.shape }) as tf.Tensor;
-}
-
-/** The members of the wasm backend (BackendWasm) that kernels written in JS use. */
-export interface WasmBackendLike {
-  incRef(dataId: tf.DataId): void;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }
 
 function input(inputs: tf.NamedTensorInfoMap, name: string, kernel: string): tf.TensorInfo {

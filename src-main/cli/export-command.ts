@@ -12,7 +12,6 @@ import { parsePrecisions, PRECISIONS } from '../export/precisions.ts';
 import { MIN_OPSET, MAX_OPSET } from '../export/onnx-export.ts';
 import { ExportError } from '../export/errors.ts';
 import { table } from './format.ts';
-import type { Subcommand } from './subcommands.ts';
 
 const USAGE = `usage: distill export <run-id|run-dir> --out DIR [options]
 
@@ -139,5 +138,3 @@ export async function run(args: string[]): Promise<number> {
   }
   return 0;
 }
-
-export default { run } satisfies Subcommand;

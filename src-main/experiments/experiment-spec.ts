@@ -83,3 +83,27 @@ export function expandGrid(spec: ExperimentSpec): Cell[] {
   }
   return [...cells.values()];
 }
+
+/** One grid cell's row in results.json: what ran and what it measured. */
+export interface CellResult {
+  id: string;
+  student: string;
+  method: string;
+  methodKey: string;
+  responseKind: string;
+  budget: number;
+  seed: number;
+  status: 'running' | 'completed' | 'failed';
+  runId?: string;
+  /** Set when this cell's plan equals that of a cell with a smaller budget: the row repeats it. */
+  sameAs?: string;
+  accuracy?: number;
+  fidelity?: number;
+  teacherAccuracy?: number;
+  /** Student-to-teacher accuracy ratio. */
+  ratio?: number;
+  queriesUsed?: number;
+  queriesPaid?: number;
+  seconds?: number;
+  error?: string;
+}

@@ -19,29 +19,7 @@ import { readTeacherManifest } from '../teachers/onnx-local-teacher.ts';
 import { getMethod } from '../methods/index.ts';
 import { expandGrid, type Cell, type ExperimentSpec } from './experiment-spec.ts';
 import { writeResultFiles } from './write-results.ts';
-
-export interface CellResult {
-  id: string;
-  student: string;
-  method: string;
-  methodKey: string;
-  responseKind: string;
-  budget: number;
-  seed: number;
-  status: 'running' | 'completed' | 'failed';
-  runId?: string;
-  /** Set when this cell's plan equals that of a cell with a smaller budget: the row repeats it. */
-  sameAs?: string;
-  accuracy?: number;
-  fidelity?: number;
-  teacherAccuracy?: number;
-  /** Student-to-teacher accuracy ratio. */
-  ratio?: number;
-  queriesUsed?: number;
-  queriesPaid?: number;
-  seconds?: number;
-  error?: string;
-}
+import type { CellResult } from './experiment-spec.ts';
 
 export interface ExperimentOptions {
   spec: ExperimentSpec;

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expandGrid, type ExperimentSpec } from './experiment-spec.ts';
-import type { CellResult } from './run-experiment.ts';
+import type { CellResult } from './experiment-spec.ts';
 import { renderPlot } from './plot-png.ts';
 
 const COLUMNS: (keyof CellResult)[] = [

@@ -4,8 +4,9 @@
  * and a single-thread run all see the same rate at the same step.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { LR_SCHEDULES } from '../api/vocab.ts';
 
-export const LR_SCHEDULES = ['constant', 'cosine'] as const;
+export { LR_SCHEDULES };
 export type LrSchedule = (typeof LR_SCHEDULES)[number];
 
 /**
