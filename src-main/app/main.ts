@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC, SHELL_API, ContractError, type RunPush } from '../api/contract.ts';
 import { createApiService, type ApiService } from '../bridge/api-handlers.ts';
-import { RunManager } from '../bridge/run-manager.ts';
+import { RunManager } from '../worker/run-manager.ts';
 import { APP_ORIGIN, checkSender, guardIpc } from '../bridge/ipc-guard.ts';
 import { tarGzFolder } from '../bridge/tar-gz.ts';
 import { registerAppScheme, serveRenderer } from './app-protocol.ts';

@@ -36,8 +36,8 @@ import { softmaxRows, argmaxRows } from '../teachers/responses.ts';
 import { TeacherClient } from '../teachers/teacher-client.ts';
 import { QueryBudget } from '../teachers/query-budget.ts';
 import { SqliteReplyCache } from '../store/sqlite-reply-cache.ts';
-import type { SecretVault } from './secret-vault.ts';
-import { RunManager, UI_TOKEN_ENV } from './run-manager.ts';
+import type { SecretVault } from '../service/secret-vault.ts';
+import { RunManager, UI_TOKEN_ENV } from '../worker/run-manager.ts';
 
 export type ApiHandlers = { [C in ApiChannel]: (req: ApiParsedRequest<C>) => Promise<ApiResponses[C]> };
 
