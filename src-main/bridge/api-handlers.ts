@@ -56,12 +56,6 @@ export interface ApiService {
 const MAX_ARTIFACTS = 6;
 const MAX_ARTIFACT_BYTES = 4 << 20;
 
-const METHOD_HELP: Record<string, string> = {
-  'kd-soft': 'Asks the teacher once per local image and trains the student to match its full (softened) answer. The usual first choice when the teacher returns scores.',
-  'kd-hard': 'Asks the teacher once per local image and trains on its top answer only. Use it when the teacher reveals just a label.',
-  'label-local': 'Labels your local images with the teacher and trains on those labels.',
-};
-
 export function createApiService(opts: { home: string; vault: SecretVault; runs?: RunManager }): ApiService {
   const home = path.resolve(opts.home);
   mkdirSync(home, { recursive: true });
@@ -182,7 +176,7 @@ export function createApiService(opts: { home: string; vault: SecretVault; runs?
     },
 
     'methods:list': async () =>
-      listMethods().map((m) => ({ key: m.key, title: m.title, reference: m.reference, formula: m.formula, help: METHOD_HELP[m.key] ?? m.title })),
+      listMethods().map((m) => ({ key: m.key, title: m.title, reference: m.reference, formula: m.formula, help: m.help })),
 
     'methods:plan': async (r) => {
       const plan = getMethod(r.method).plan({ kwargs: r.kwargs, localCount: r.n, responseKind: r.responseKind, budget: r.budget });

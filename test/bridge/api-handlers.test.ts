@@ -28,6 +28,12 @@ test('methods:plan shows the queries and their cost before anything is spent', a
   assert.equal(plan.fits, false);
 });
 
+test('methods:list: every registered method brings its own help, none falls back to its title', async () => {
+  const methods = (await service.dispatch('methods:list', {})) as { key: string; title: string; help: string }[];
+  assert.deepEqual(methods.map((m) => m.key), ['active-mixup', 'fs-bbt', 'gpd', 'kd-hard', 'kd-soft', 'mekd']);
+  for (const m of methods) assert.ok(m.help.length > 40 && m.help !== m.title, `${m.key}: ${m.help}`);
+});
+
 test('data:inspect refuses a missing folder and one without images, saying why', async () => {
   await assert.rejects(service.dispatch('data:inspect', { source: { kind: 'folder', dir: path.join(home, 'nope') } }), /no folder/);
   const empty = path.join(home, 'empty');
