@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ContractError } from '../api/contract.ts';
-import { createApiService, type ApiService } from './api-handlers.ts';
+import { createApiService, type ApiService } from '../service/api-service.ts';
 import { MemoryVault } from '../service/secret-vault.ts';
 import { checkOrigin, checkRequest } from './request-guard.ts';
 import { tarGzFolder } from './tar-gz.ts';
