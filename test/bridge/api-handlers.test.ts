@@ -40,7 +40,7 @@ test('data:inspect refuses a missing folder and one without images, saying why',
   const empty = path.join(home, 'empty');
   mkdirSync(empty);
   writeFileSync(path.join(empty, 'a.txt'), 'x');
-  await assert.rejects(service.dispatch('data:inspect', { source: { kind: 'folder', dir: empty } }));
+  await assert.rejects(service.dispatch('data:inspect', { source: { kind: 'folder', dir: empty } }), /folder has no images/);
 });
 
 test('runs:artifacts returns the newest PNG grids of a run as data URLs', async () => {
@@ -104,7 +104,7 @@ test('runs:resume with a budget raises it in the worker and finishes a run a bil
     assert.equal(run.status, 'paused');
 
     await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 200 }), /can only be raised: it is 300, got 200/);
-    await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 0 }));
+    await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 0 }), { name: 'ContractError', message: /^runs:resume: budget: / });
     await service.dispatch('runs:resume', { runId: run.id, budget: 428 });
     const deadline = Date.now() + 120_000;
     while (!['completed', 'failed', 'paused'].includes(service.store.getRun(run.id).status) || service.runs.isActive(run.id)) {
