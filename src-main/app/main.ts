@@ -1,6 +1,6 @@
 /**
  * The Electron shell: deliberately thin. It hardens the window, serves the renderer over app://,
- * and wires IPC to the same handler map the browser bridge uses (src-main/bridge/api-handlers.ts),
+ * and wires IPC to the same service the browser bridge uses (src-main/service/api-service.ts),
  * behind the electron-free guard (src-main/bridge/ipc-guard.ts). Training runs in utility
  * processes; tokens go to safeStorage.
  */
@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC, SHELL_API, ContractError, type RunPush } from '../api/contract.ts';
-import { createApiService, type ApiService } from '../bridge/api-handlers.ts';
-import { RunManager } from '../bridge/run-manager.ts';
+import { createApiService, type ApiService } from '../service/api-service.ts';
+import { RunManager } from '../worker/run-manager.ts';
 import { APP_ORIGIN, checkSender, guardIpc } from '../bridge/ipc-guard.ts';
 import { tarGzFolder } from '../bridge/tar-gz.ts';
 import { registerAppScheme, serveRenderer } from './app-protocol.ts';

@@ -1,5 +1,5 @@
 /** The desktop app's SecretVault: tokens encrypted with safeStorage (see secret-store.ts). */
-import type { SecretVault } from '../bridge/secret-vault.ts';
+import type { SecretVault } from '../service/secret-vault.ts';
 import { SecretStore } from './secret-store.ts';
 
 export class SafeStorageVault implements SecretVault {

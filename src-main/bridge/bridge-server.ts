@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ContractError } from '../api/contract.ts';
-import { createApiService, type ApiService } from './api-handlers.ts';
-import { MemoryVault } from './secret-vault.ts';
+import { createApiService, type ApiService } from '../service/api-service.ts';
+import { MemoryVault } from '../service/secret-vault.ts';
 import { checkOrigin, checkRequest } from './request-guard.ts';
 import { tarGzFolder } from './tar-gz.ts';
-import type { RunManager } from './run-manager.ts';
+import type { RunManager } from '../worker/run-manager.ts';
 
 // Sources live at src-main/bridge/*.ts; the packaged app runs the compiled dist/src-main/bridge/*.js.
 export const RENDERER_DIST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../src-renderer/dist/' : '../../../src-renderer/dist/', import.meta.url));

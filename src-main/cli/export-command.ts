@@ -5,9 +5,8 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { defaultHome } from '../jobs/home.ts';
-import { Store } from '../store/store.ts';
 import { BACKEND_ORDER, initBackend, describeBackend, isBackendKey } from '../backends/select-backend.ts';
-import { writeBundle } from '../export/bundle/write-bundle.ts';
+import { exportBundle } from '../service/export.ts';
 import { parsePrecisions, PRECISIONS } from '../export/precisions.ts';
 import { MIN_OPSET, MAX_OPSET } from '../export/onnx-export.ts';
 import { ExportError } from '../export/errors.ts';
@@ -97,7 +96,8 @@ export async function run(args: string[]): Promise<number> {
   const backend = await initBackend({ force: values.backend && isBackendKey(values.backend) ? values.backend : undefined });
   log(describeBackend(backend));
   const outDir = path.resolve(values.out);
-  const result = await writeBundle({
+  // Written and recorded in the run's history as the UI's export:bundle does.
+  const result = await exportBundle({
     home: values.home ? path.resolve(values.home) : defaultHome(),
     run: positionals[0],
     outDir,
@@ -110,12 +110,6 @@ export async function run(args: string[]): Promise<number> {
     latency: values['no-latency'] ? false : undefined,
     onLog: log,
   });
-  const store = Store.open(values.home ? path.resolve(values.home) : defaultHome());
-  try {
-    store.addExport(result.card.run.id, outDir, { files: result.files, precisions: result.card.precisions.map((p) => p.precision) });
-  } finally {
-    store.close();
-  }
   const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
   if (values.json) {
     process.stdout.write(JSON.stringify({

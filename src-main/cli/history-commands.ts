@@ -1,6 +1,7 @@
 /** `distill runs | show | compare | pause | cancel | history`: reading and steering the run history. */
 import { writeFileSync } from 'node:fs';
 import type { Store, RunRow } from '../store/store.ts';
+import { cancelRun, pauseRun } from '../service/runs.ts';
 import { pct, duration, table } from './format.ts';
 
 export const HISTORY_COMMANDS = ['runs', 'show', 'compare', 'pause', 'cancel', 'history'];
@@ -54,9 +55,12 @@ export function historyCommand(command: string, args: string[], o: Options): num
     case 'pause':
     case 'cancel': {
       if (!args[0]) return fail(`distill ${command} needs a run id`);
-      const run = o.store.getRun(args[0]);
-      o.store.requestControl(run.id, command);
-      out(`asked run ${run.id} to ${command}; it stops after its current step`);
+      // The UI's runs:pause and runs:cancel call the same two functions.
+      if (command === 'cancel') {
+        const { id, outcome } = cancelRun(o.store, args[0]);
+        if (outcome === 'cancelled') return out(`cancelled run ${id}`), 0;
+        out(`asked run ${id} to cancel; it stops after its current step`);
+      } else out(`asked run ${pauseRun(o.store, args[0])} to pause; it stops after its current step`);
       return 0;
     }
     case 'history': {

@@ -25,6 +25,7 @@ usage:
   distill resume <run> [--budget N] [--json]           continue a paused, cancelled or crashed run
                                                        (--budget raises its query budget to N)
   distill pause <run> | cancel <run>                   ask a running run (in any process) to stop
+                                                       (cancel ends a paused or failed run at once)
   distill runs [--json]                                the run history
   distill show <run> [--json]                          recipe, metrics and artefacts of a run
   distill compare <run> <run>… [--json]                runs side by side

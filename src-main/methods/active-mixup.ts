@@ -55,6 +55,7 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
   title: 'Active MixUp (query the mixups the student is least sure of)',
   reference: 'Wang, Li, Yu, Xu, Lin, "Neural Networks Are More Productive Teachers Than Human Raters: Active Mixup for Data-Efficient Knowledge Distillation from a Blackbox Model", CVPR 2020',
   formula: 'round r: pick argmin_x max_c softmax(S(x))_c over mixups x = λx₁+(1−λ)x₂; L = T²·KL(softmax(t/T) ‖ softmax(s/T))',
+  help: 'Asks the teacher about your local images, then, over a few rounds, about the blends of two images the student is least sure of. Spends what the budget leaves where the student has most to learn.',
   kwargs,
   plan(ctx) {
     const k = kwargs.parse(ctx.kwargs);

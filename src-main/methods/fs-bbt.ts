@@ -75,6 +75,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
   title: 'FS-BBT: black-box few-shot KD (MixUp + CVAE)',
   reference: 'Nguyen, Gupta, Do, Venkatesh, "Black-box Few-shot Knowledge Distillation", ECCV 2022',
   formula: 'x = λx₁ + (1−λ)x₂ (λ∈(0.05,0.95)) ∪ CVAE samples; L = −Σ q·log softmax(s) on real ∪ synthetic, plus free on-the-fly MixUp',
+  help: 'For a few local images: the teacher labels them, blends of pairs of them and images a small generative model (CVAE) learns to make from them, each once. Use it when you have only a handful of images per class.',
   kwargs,
   plan(ctx) {
     const k = kwargs.parse(ctx.kwargs);

@@ -37,6 +37,7 @@ export const gpd: DistillMethod<typeof kwargs> = {
   title: 'GPD: gap-preserving distillation with a dynamic teacher',
   reference: 'Guo et al., "Gap Preserving Distillation by Building Bidirectional Mappings with A Dynamic Teacher", ICLR 2025',
   formula: 'L = KD(d, t) + KD(s, t) + 3 · CE_ls(s, sg(softmax(d))), ε = 0.1; d = student widened r× with shared weights',
+  help: 'Asks the teacher once per local image, as kd-soft does, and trains the student inside a wider copy of itself that shares its weights, which narrows the gap to the teacher. No more queries than kd-soft.',
   kwargs,
   plan(ctx) {
     const k = kwargs.parse(ctx.kwargs);

@@ -17,6 +17,7 @@ export const kdHard: DistillMethod<typeof kwargs> = {
   title: 'Standard KD (hard labels)',
   reference: 'Cross-entropy on teacher pseudo-labels (the hard-label baseline of black-box KD)',
   formula: 'L = −log softmax(s)[argmax t]',
+  help: 'Asks the teacher once per local image and trains on its top answer only. Use it when the teacher reveals just a label.',
   kwargs,
   plan(ctx) {
     return {

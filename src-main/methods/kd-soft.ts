@@ -17,6 +17,7 @@ export const kdSoft: DistillMethod<typeof kwargs> = {
   title: 'Standard KD (soft targets)',
   reference: 'Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network", 2015',
   formula: 'L = T² · KL(softmax(t/T) ‖ softmax(s/T)); with probabilities, softmax(t/T)_i = p_i^(1/T) / Σ_j p_j^(1/T)',
+  help: 'Asks the teacher once per local image and trains the student to match its full (softened) answer. The usual first choice when the teacher returns scores.',
   kwargs,
   plan(ctx) {
     const notes = ['Each local image is sent once; augmentation during training costs no queries.'];

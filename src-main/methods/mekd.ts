@@ -67,6 +67,7 @@ export const mekd: DistillMethod<typeof kwargs> = {
   title: 'MEKD: mapping-emulation KD through a generator (limited-query mode)',
   reference: 'Ma, Li, Wang, Feng, Wang, Hu, "Aligning Logits Generatively for Principled Black-Box Knowledge Distillation", CVPR 2024',
   formula: 'L = ‖G(s/τ) − G(t/τ)‖₁ + β · τ² · KL(softmax(t/τ) ‖ softmax(s/τ)), G frozen, τ = 5',
+  help: 'Trains a small image generator on your local images (a share of the budget goes to that), has the teacher label a fixed set of its images once, and matches the student to the teacher through the generator.',
   kwargs,
   plan(ctx) {
     const { info, pool } = shares(ctx);

@@ -62,6 +62,8 @@ export interface DistillMethod<K extends z.ZodType = z.ZodType> {
   /** The paper and formula, shown in help and in the run's report. */
   reference: string;
   formula: string;
+  /** What the method does and when to pick it, in plain words: the wizard's Method step shows it. */
+  help: string;
   kwargs: K;
   plan(ctx: PlanContext): QueryPlan;
   run(ctx: MethodContext): Promise<MethodResult>;

@@ -231,6 +231,35 @@ export class Store {
     return row.q;
   }
 
+  // --- For the service layer (src-main/service): queries its handlers used to write in SQL themselves.
+
+  /** Every project with its run count, queries spent and last run, most recently used first. */
+  projectSummaries(): { name: string; runs: number; queries: number; lastUsed: string | null }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT p.name, COUNT(r.id) AS runs, COALESCE(SUM(r.queries_spent), 0) AS queries, MAX(r.created_at) AS last
+         FROM projects p LEFT JOIN runs r ON r.project_id = p.id GROUP BY p.id ORDER BY COALESCE(MAX(r.created_at), p.created_at) DESC`,
+      )
+      .all() as { name: string; runs: number; queries: number; last: string | null }[];
+    return rows.map((r) => ({ name: r.name, runs: r.runs, queries: r.queries, lastUsed: r.last }));
+  }
+
+  /**
+   * Cancels a run: at once when no process is training it (paused or failed), otherwise by asking
+   * it to stop at its next step (queued or running). Checked and changed in one transaction.
+   */
+  cancelRun(id: string): 'cancelled' | 'requested' {
+    return this.write(() => {
+      const res = this.db.prepare(`UPDATE runs SET status = 'cancelled', pid = NULL, updated_at = ? WHERE id = ? AND status IN ('paused','failed')`).run(now(), id);
+      if (res.changes === 0) {
+        this.requestControl(id, 'cancel');
+        return 'requested';
+      }
+      this.logEvent(id, 'status', 'cancelled');
+      return 'cancelled';
+    });
+  }
+
   integrityCheck(): string {
     return this.db.pragma('integrity_check', { simple: true }) as string;
   }

@@ -7,9 +7,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { createApiService, buildRecipe } from '../../src-main/bridge/api-handlers.ts';
-import { MemoryVault } from '../../src-main/bridge/secret-vault.ts';
-import { UI_TOKEN_ENV } from '../../src-main/bridge/run-manager.ts';
+import { createApiService } from '../../src-main/service/api-service.ts';
+import { buildRecipe } from '../../src-main/service/wizard-recipe.ts';
+import { MemoryVault } from '../../src-main/service/secret-vault.ts';
+import { UI_TOKEN_ENV } from '../../src-main/worker/run-manager.ts';
 import { loadRecipeFile, RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
 import { runRequestSchema } from '../../src-main/api/contract.ts';
 import type { Recipe } from '../../src-main/recipe/recipe-schema.ts';
@@ -28,12 +29,18 @@ test('methods:plan shows the queries and their cost before anything is spent', a
   assert.equal(plan.fits, false);
 });
 
+test('methods:list: every registered method brings its own help, none falls back to its title', async () => {
+  const methods = (await service.dispatch('methods:list', {})) as { key: string; title: string; help: string }[];
+  assert.deepEqual(methods.map((m) => m.key), ['active-mixup', 'fs-bbt', 'gpd', 'kd-hard', 'kd-soft', 'mekd']);
+  for (const m of methods) assert.ok(m.help.length > 40 && m.help !== m.title, `${m.key}: ${m.help}`);
+});
+
 test('data:inspect refuses a missing folder and one without images, saying why', async () => {
   await assert.rejects(service.dispatch('data:inspect', { source: { kind: 'folder', dir: path.join(home, 'nope') } }), /no folder/);
   const empty = path.join(home, 'empty');
   mkdirSync(empty);
   writeFileSync(path.join(empty, 'a.txt'), 'x');
-  await assert.rejects(service.dispatch('data:inspect', { source: { kind: 'folder', dir: empty } }));
+  await assert.rejects(service.dispatch('data:inspect', { source: { kind: 'folder', dir: empty } }), /folder has no images/);
 });
 
 test('runs:artifacts returns the newest PNG grids of a run as data URLs', async () => {
@@ -97,7 +104,7 @@ test('runs:resume with a budget raises it in the worker and finishes a run a bil
     assert.equal(run.status, 'paused');
 
     await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 200 }), /can only be raised: it is 300, got 200/);
-    await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 0 }));
+    await assert.rejects(service.dispatch('runs:resume', { runId: run.id, budget: 0 }), { name: 'ContractError', message: /^runs:resume: budget: / });
     await service.dispatch('runs:resume', { runId: run.id, budget: 428 });
     const deadline = Date.now() + 120_000;
     while (!['completed', 'failed', 'paused'].includes(service.store.getRun(run.id).status) || service.runs.isActive(run.id)) {

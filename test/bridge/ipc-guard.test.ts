@@ -65,8 +65,8 @@ test('wired to the real handler map, as the desktop app wires it', async () => {
   const { mkdtempSync } = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
-  const { createApiService } = await import('../../src-main/bridge/api-handlers.ts');
-  const { MemoryVault } = await import('../../src-main/bridge/secret-vault.ts');
+  const { createApiService } = await import('../../src-main/service/api-service.ts');
+  const { MemoryVault } = await import('../../src-main/service/secret-vault.ts');
   const service = createApiService({ home: mkdtempSync(path.join(os.tmpdir(), 'distill-ipc-')), vault: new MemoryVault() });
   try {
     const handle = guardIpc({ isOurWindow: (id) => id === 7, dispatch: (c, r) => service.dispatch(c, r) });

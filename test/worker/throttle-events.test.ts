@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { throttleEvents } from '../../src-main/bridge/throttle-events.ts';
+import { throttleEvents } from '../../src-main/worker/throttle-events.ts';
 import type { RunEvent } from '../../src-main/jobs/run-events.ts';
 
 const step = (s: number): RunEvent => ({ type: 'step', epoch: 1, epochs: 1, step: s, steps: 100, etaSeconds: 1 });
