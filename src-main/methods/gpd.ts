@@ -1,6 +1,6 @@
 /**
  * `gpd` — Gap-Preserving Distillation with a dynamic teacher (Guo et al., ICLR 2025), adapted to a
- * black-box teacher (methods.md §4; the adaptation is ours). The local images are labelled once.
+ * black-box teacher (docs/methods.md §4; the adaptation is ours). The local images are labelled once.
  * Per batch: L = L_DT + L_S with L_DT = KD(d, t) and L_S = KD(s, t) + 3 · CE_ls(s, stopgrad(softmax(d))),
  * t the black-box teacher's target, d the dynamic teacher (the student widened r×, sharing its
  * weights), s the student; one Adam step on the shared variables. The student is extracted with no

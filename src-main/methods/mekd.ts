@@ -1,6 +1,6 @@
 /**
  * `mekd` — Mapping-Emulation KD (Ma et al., CVPR 2024, "Aligning Logits Generatively"), in the
- * limited-query mode methods.md §3 asks for. (1) Deprivatization: a generator G with one latent
+ * limited-query mode docs/methods.md §3 asks for. (1) Deprivatization: a generator G with one latent
  * dimension per class is trained adversarially on the local images, with the information-maximisation
  * term paid for by a small share of the budget. (2) A fixed pool of G(z), z ~ N(0, I_C), is labelled
  * once and joined to the labelled local images. (3) Distillation through the frozen G:

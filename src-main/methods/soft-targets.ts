@@ -1,6 +1,6 @@
 /**
  * Turns whatever the teacher revealed into per-sample target distributions.
- * Temperature without logits (methods.md): softmax(z/T)_i = p_i^(1/T) / Σ_j p_j^(1/T).
+ * Temperature without logits (docs/methods.md): softmax(z/T)_i = p_i^(1/T) / Σ_j p_j^(1/T).
  */
 import type { TeacherResponses } from '../teachers/responses.ts';
 

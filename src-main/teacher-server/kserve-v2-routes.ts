@@ -1,5 +1,5 @@
 /**
- * Open Inference Protocol v2 on the server side (protocols.md, "Open Inference Protocol v2"):
+ * Open Inference Protocol v2 on the server side (docs/protocols.md, "Open Inference Protocol v2"):
  * model metadata, and infer requests and replies in JSON or with the binary tensor extension,
  * with the classification extension for top-k.
  */

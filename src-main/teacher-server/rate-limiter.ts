@@ -1,6 +1,6 @@
 /**
  * A token bucket over requests: `perSecond` tokens a second, bursts up to `burst`. A request
- * without a token is answered 429 with Retry-After (protocols.md, "Rate limits").
+ * without a token is answered 429 with Retry-After (docs/protocols.md, "Rate limits").
  */
 export class RateLimiter {
   private tokens: number;

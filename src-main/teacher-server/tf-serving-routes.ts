@@ -1,5 +1,5 @@
 /**
- * TensorFlow Serving's REST API on the server side (protocols.md, "TensorFlow Serving REST"):
+ * TensorFlow Serving's REST API on the server side (docs/protocols.md, "TensorFlow Serving REST"):
  * `:predict` in row form (`instances` → `predictions`) or column form (`inputs` → `outputs`),
  * and the model metadata. Like TF Serving, a NaN score is written as a bare `NaN`.
  */

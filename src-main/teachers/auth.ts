@@ -1,5 +1,5 @@
 /**
- * Teacher credentials (protocols.md, "Auth"). A recipe names the environment variable, never the
+ * Teacher credentials (docs/protocols.md, "Auth"). A recipe names the environment variable, never the
  * value; the desktop shell instead passes the value (from Electron safeStorage) as `token`.
  * Either way the value is registered as a secret so it is redacted everywhere.
  */

@@ -1,6 +1,6 @@
 /**
  * Exponential backoff with "equal jitter": half the exponential delay is fixed, half random, so
- * many clients failing together spread out (protocols.md: "exponential backoff with jitter").
+ * many clients failing together spread out (docs/protocols.md: "exponential backoff with jitter").
  */
 /** The retry policy shared by queries (TeacherClient) and a teacher's open-time requests (open-retry.ts). */
 export const RETRY_DEFAULTS = {

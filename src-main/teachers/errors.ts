@@ -1,5 +1,5 @@
 /**
- * One error class per way a teacher request can fail (protocols.md, "Auth, limits, failures").
+ * One error class per way a teacher request can fail (docs/protocols.md, "Auth, limits, failures").
  * Every message is redacted of registered secrets on construction.
  *
  * `maybeProcessed` says whether the teacher may have run (and billed) the samples: the client

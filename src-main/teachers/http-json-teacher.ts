@@ -1,6 +1,6 @@
 /**
  * `http-json`: a template for the many teams that wrap a model in their own small API
- * (protocols.md, "Generic JSON endpoints"): URL, method, headers, a body template in which the
+ * (docs/protocols.md, "Generic JSON endpoints"): URL, method, headers, a body template in which the
  * string "$batch" is replaced by the batch (one nested array per sample), and a reply path to
  * one row per sample.
  */

@@ -1,5 +1,5 @@
 /**
- * The small JSONPath subset a template teacher needs to find its scores (protocols.md, "Generic
+ * The small JSONPath subset a template teacher needs to find its scores (docs/protocols.md, "Generic
  * JSON endpoints"): `$`, `.name`, `['name']`, `[3]` and `[*]`, e.g. `$.predictions[*].probs`.
  * With a `[*]` the result is the array of matches; without, the single value found.
  */

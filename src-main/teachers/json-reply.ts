@@ -1,6 +1,6 @@
 /**
  * Reading JSON replies. TF Serving (and some hand-written APIs) write bare NaN / Infinity, which
- * JSON.parse rejects (protocols.md): they are read here as numbers, so that validation can then
+ * JSON.parse rejects (docs/protocols.md): they are read here as numbers, so that validation can then
  * reject them with a clear message instead of a parse error.
  */
 import { TeacherMalformedReplyError } from './errors.ts';

@@ -1,5 +1,5 @@
 /**
- * The binary tensor extension of the Open Inference Protocol v2 (protocols.md): a JSON header,
+ * The binary tensor extension of the Open Inference Protocol v2 (docs/protocols.md): a JSON header,
  * then raw little-endian tensor bytes. The header's length travels in the
  * `Inference-Header-Content-Length` HTTP header; each tensor's `parameters.binary_data_size`
  * says how many of the following bytes are its own, in the order the tensors are listed.

@@ -1,6 +1,6 @@
 /**
  * `kserve-v2`: the Open Inference Protocol v2 REST API (KServe, Triton, MLServer, TorchServe v2
- * mode) per protocols.md: metadata for shapes, infer with flat or nested `data`, FP32/FP16/INT64
+ * mode) per docs/protocols.md: metadata for shapes, infer with flat or nested `data`, FP32/FP16/INT64
  * outputs, the binary tensor extension both ways, the classification extension for top-k.
  */
 import { z } from 'zod';

@@ -1,6 +1,6 @@
 /**
  * One reply row per sample in the shapes hand-written APIs and TorchServe handlers use: a score
- * list, a class index, a class name, or a `{label: score}` map (protocols.md, "TorchServe").
+ * list, a class index, a class name, or a `{label: score}` map (docs/protocols.md, "TorchServe").
  * A map covering every class is a score vector; a smaller one is top-k.
  */
 import { responsesFromScores, responsesFromTopK, responsesFromLabels } from './score-replies.ts';

@@ -1,6 +1,6 @@
 /**
  * Teacher responses in one normalised form, whatever the protocol returned.
- * See ../shared/methods.md: probabilities, logits, top-k, or a top-1 label only.
+ * See docs/methods.md ("Response kinds and the query budget"): probabilities, logits, top-k, or a top-1 label only.
  */
 import { TeacherError } from './errors.ts';
 

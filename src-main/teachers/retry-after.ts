@@ -1,5 +1,5 @@
 /**
- * `Retry-After` (RFC 9110 §10.2.3) is either delay-seconds or an HTTP-date; protocols.md asks
+ * `Retry-After` (RFC 9110 §10.2.3) is either delay-seconds or an HTTP-date; docs/protocols.md asks
  * for both. Returns milliseconds to wait, or undefined when absent or unreadable.
  */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {

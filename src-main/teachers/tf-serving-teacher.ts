@@ -1,5 +1,5 @@
 /**
- * `tf-serving`: TensorFlow Serving's REST `:predict` (protocols.md), row form
+ * `tf-serving`: TensorFlow Serving's REST `:predict` (docs/protocols.md), row form
  * (`instances` → `predictions`, the default) or column form (`inputs` → `outputs`). Rows may be
  * score lists, `{name: value}` objects for multi-output signatures, or bare class indices.
  * Bare NaN/Infinity in replies are read, then rejected by validation.

@@ -1,5 +1,5 @@
 /**
- * `torchserve`: `POST /predictions/{model}[/{version}]` (protocols.md, "TorchServe"). With
+ * `torchserve`: `POST /predictions/{model}[/{version}]` (docs/protocols.md, "TorchServe"). With
  * `body: json` a batch is one JSON array of instances and the handler answers one row per
  * instance; with `body: raw` each image travels alone as a PNG file, the way TorchServe's image
  * handlers take it. Rows are usually `{label: score}` maps.

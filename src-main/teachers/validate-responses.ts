@@ -4,7 +4,7 @@ import { TeacherResponseError, type TeacherResponses } from './responses.ts';
 const PROB_SUM_TOLERANCE = 1e-2;
 
 /**
- * Every reply is checked before use (protocols.md, "Auth, limits, failures"): row count,
+ * Every reply is checked before use (docs/protocols.md, "Auth, limits, failures"): row count,
  * finite numbers, probabilities in [0, 1] summing to ≈ 1, class indices in range.
  * A bad reply is an error, never silently used.
  */
