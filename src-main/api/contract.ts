@@ -10,8 +10,7 @@ import { DistillError, type ErrorCode } from '../util/errors.ts';
 
 // Errors carry a stable code across the worker, the bridge and IPC (util/errors.ts): front ends
 // branch on `errorCode(e) === 'budget-exhausted'`, not on message text.
-export { ERROR_CODES, isErrorCode, isApiError, errorCode, type ErrorCode, type ApiError } from '../util/errors.ts';
-export { fromApiError, RemoteError, type ApiFailure, type ApiReply } from '../util/serialize-error.ts';
+export * from './errors.ts';
 
 const runId = z.string().regex(/^[0-9A-Za-z-]{4,64}$/);
 const path = z.string().min(1).max(4096);

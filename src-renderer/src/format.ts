@@ -1,5 +1,6 @@
 /** Small display helpers shared by the steps. */
-import { errorCode, type ErrorCode } from '../../src-main/api/contract.ts';
+// From errors.ts, not contract.ts: a value import of the contract would bundle zod.
+import { errorCode, type ErrorCode } from '../../src-main/api/errors.ts';
 
 export const pct = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)}%`);
 export const num = (x: number): string => x.toLocaleString('en-US');

@@ -3,7 +3,8 @@
  * `window.distill`, in a browser the `distill serve` bridge over fetch and WebSocket. Both speak
  * the contract in src-main/api; the UI never knows which it has.
  */
-import { isErrorCode, type ApiChannel, type ApiHost, type ApiReply, type ApiRequest, type ApiResponses, type ErrorCode, type RunPush, type ShellChannel } from '../../src-main/api/contract.ts';
+import type { ApiChannel, ApiHost, ApiReply, ApiRequest, ApiResponses, ErrorCode, RunPush, ShellChannel } from '../../src-main/api/contract.ts';
+import { isErrorCode } from '../../src-main/api/errors.ts';
 
 export interface UiHost extends ApiHost {
   kind: 'electron' | 'browser';
