@@ -5,13 +5,14 @@
  * siblings and may not import each other. So a folder-level cycle cannot form, and a file-level one
  * is refused by `no-circular`.
  *
- * `api` holds the contract the renderer imports: it stands alone (the browser has no Node), and the
- * renderer may import nothing else from src-main. `cli` sits above `bridge` because `distill serve`
+ * `api` holds the contract the renderer imports, so it and what it imports must run in a browser:
+ * from util it may take only the error codes and their wire form, which import no Node; the
+ * renderer may import nothing from src-main but api. `cli` sits above `bridge` because `distill serve`
  * starts the bridge; the Electron shell (`app`) is the other top.
  */
 const LAYERS = [
-  ['api'],
   ['util'],
+  ['api'],
   ['backends'],
   ['data', 'teachers', 'students'],
   ['store', 'teacher-server'],
@@ -20,6 +21,7 @@ const LAYERS = [
   ['export'],
   ['jobs'],
   ['experiments'],
+  ['worker'],
   ['service'],
   ['bridge'],
   ['cli', 'app'],
@@ -55,6 +57,20 @@ export default {
       comment: 'src-main/api is imported by the renderer, so it may not use Node built-ins.',
       severity: 'error',
       from: { path: '^src-main/api/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'contract-takes-only-errors-from-util',
+      comment: 'src-main/api is browser code: of util it may import only errors.ts and serialize-error.ts.',
+      severity: 'error',
+      from: { path: '^src-main/api/' },
+      to: { path: '^src-main/util/', pathNot: '^src-main/util/(errors|serialize-error)[.]ts$' },
+    },
+    {
+      name: 'browser-safe-errors',
+      comment: 'util/errors.ts and util/serialize-error.ts reach the renderer through the contract: no Node built-ins.',
+      severity: 'error',
+      from: { path: '^src-main/util/(errors|serialize-error)[.]ts$' },
       to: { dependencyTypes: ['core'] },
     },
     {

@@ -6,6 +6,11 @@
  */
 import { z } from 'zod';
 import { LR_SCHEDULES } from './vocab.ts';
+import { DistillError, type ErrorCode } from '../util/errors.ts';
+
+// Errors carry a stable code across the worker, the bridge and IPC (util/errors.ts): front ends
+// branch on `errorCode(e) === 'budget-exhausted'`, not on message text.
+export * from './errors.ts';
 
 const runId = z.string().regex(/^[0-9A-Za-z-]{4,64}$/);
 const path = z.string().min(1).max(4096);
@@ -216,7 +221,7 @@ export interface ApiResponses {
 /** Progress pushed to the UI (throttled to about four a second per run). */
 export type RunPush =
   | { kind: 'event'; runId: string; event: UiRunEvent }
-  | { kind: 'status'; runId: string; status: string; error: string | null };
+  | { kind: 'status'; runId: string; status: string; error: string | null; errorCode: ErrorCode | null };
 
 /** The engine's RunEvent, restated here so the contract stays free of engine imports. */
 export type UiRunEvent =
@@ -231,8 +236,9 @@ export function isApiChannel(x: unknown): x is ApiChannel {
 }
 
 /** A request that breaks the contract: unknown channel or a payload failing its schema. */
-export class ContractError extends Error {
+export class ContractError extends DistillError {
   override name = 'ContractError';
+  readonly code = 'contract';
 }
 
 /** Checks channel and payload against the contract; returns the parsed payload or throws ContractError. */

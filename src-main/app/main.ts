@@ -13,6 +13,7 @@ import { createApiService, type ApiService } from '../service/api-service.ts';
 import { RunManager } from '../worker/run-manager.ts';
 import { APP_ORIGIN, checkSender, guardIpc } from '../bridge/ipc-guard.ts';
 import { tarGzFolder } from '../bridge/tar-gz.ts';
+import { replyOrFailure } from '../util/serialize-error.ts';
 import { registerAppScheme, serveRenderer } from './app-protocol.ts';
 import { launchUtilityWorker } from './utility-worker.ts';
 import { SafeStorageVault } from './safe-storage-vault.ts';
@@ -83,8 +84,9 @@ app.whenReady().then(() => {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, done) => done(false));
   serveRenderer();
   const service = createApiService({ home, vault: new SafeStorageVault(app.getPath('userData')), runs: new RunManager(home, launchUtilityWorker) });
-  ipcMain.handle(IPC.api, guardIpc({ isOurWindow, dispatch: (c, r) => service.dispatch(c, r) }));
-  ipcMain.handle(IPC.shell, (event, channel: unknown, payload: unknown) => handleShell(service, event, channel, payload));
+  // Both answer an ApiReply rather than throw: Electron would pass a thrown error's message only.
+  ipcMain.handle(IPC.api, replyOrFailure(guardIpc({ isOurWindow, dispatch: (c, r) => service.dispatch(c, r) })));
+  ipcMain.handle(IPC.shell, replyOrFailure((event: IpcMainInvokeEvent, channel: unknown, payload: unknown) => handleShell(service, event, channel, payload)));
   service.runs.onPush((p: RunPush) => {
     for (const w of windows.values()) w.webContents.send(IPC.runPush, p);
   });

@@ -1,7 +1,7 @@
 /**
  * `distill serve`: the wizard and the API contract over HTTP and WebSocket on 127.0.0.1.
  *   GET  /?token=…                 the built renderer (static files under src-renderer/dist)
- *   POST /api/<channel>            JSON request → JSON `{ok, result}` or `{ok:false, error}` (400 if it breaks the contract)
+ *   POST /api/<channel>            JSON request → JSON `{ok, result}` or `{ok:false, error, name, code}` (400 if it breaks the contract)
  *   GET  /ws?token=…               run progress pushes (RunPush), throttled in the worker
  *   GET  /download/<runId>.tar.gz  the exported bundle
  * Every API, WebSocket and download request must carry the token and pass the loopback
@@ -20,6 +20,7 @@ import { MemoryVault } from '../service/secret-vault.ts';
 import { checkOrigin, checkRequest } from './request-guard.ts';
 import { tarGzFolder } from './tar-gz.ts';
 import type { RunManager } from '../worker/run-manager.ts';
+import { apiFailure } from '../util/serialize-error.ts';
 
 // Sources live at src-main/bridge/*.ts; the packaged app runs the compiled dist/src-main/bridge/*.js.
 export const RENDERER_DIST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../src-renderer/dist/' : '../../../src-renderer/dist/', import.meta.url));
@@ -103,7 +104,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
           // A broken contract is the caller's bug (400). An engine failure (unreachable teacher, bad
           // folder) is an answer the wizard shows, so it comes back 200 with ok:false and the
           // browser does not log it as a failed request.
-          return send(res, err instanceof ContractError ? 400 : 200, { ok: false, error: (err as Error).message });
+          return send(res, err instanceof ContractError ? 400 : 200, apiFailure(err));
         }
       }
 

@@ -4,6 +4,7 @@
  * show our own app:// page; the channel and payload must satisfy the contract.
  */
 import { ContractError, parseRequest } from '../api/contract.ts';
+import { DistillError } from '../util/errors.ts';
 
 /** The parts of Electron's IpcMainInvokeEvent the guard reads. */
 export interface IpcEventLike {
@@ -12,8 +13,9 @@ export interface IpcEventLike {
 }
 
 /** An IPC call from a sender that is not one of our windows, or from a page not ours. */
-export class IpcSenderError extends Error {
+export class IpcSenderError extends DistillError {
   override name = 'IpcSenderError';
+  readonly code = 'ipc-sender';
 }
 
 export const APP_ORIGIN = 'app://distill';

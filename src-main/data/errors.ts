@@ -1,9 +1,12 @@
+import { DistillError } from '../util/errors.ts';
+
 /**
  * Raised for anything wrong with input data. The message always starts with the offending
  * path so a user can go straight to the file, and `file` carries it for programmatic use
  * (the UI highlights it; the CLI prints it).
  */
-export class DataImportError extends Error {
+export class DataImportError extends DistillError {
+  readonly code = 'data-import';
   readonly file: string;
 
   constructor(file: string, problem: string, options?: { cause?: unknown }) {

@@ -1,23 +1,32 @@
 /** Failures of the export pipeline, one class per cause, so front ends can say what to do. */
+import { DistillError, type ErrorCode } from '../util/errors.ts';
 
-export class ExportError extends Error {
+export class ExportError extends DistillError {
+  readonly code: ErrorCode = 'export-failed';
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 /** Thrown when calibration images are missing or drive an activation to NaN/Infinity. */
-export class CalibrationError extends ExportError {}
+export class CalibrationError extends ExportError {
+  override readonly code = 'calibration-failed';
+}
 
 /** Thrown when a graph holds an operator arrangement the int8 pass cannot quantize. */
-export class QuantizationError extends ExportError {}
+export class QuantizationError extends ExportError {
+  override readonly code = 'quantization-failed';
+}
 
-/** Thrown when an fp32 export differs from the tfjs student by more than the parity bound. */
-export class ParityError extends ExportError {}
-
-/** Thrown when `distill export` is pointed at a run that does not exist or is incomplete. */
-export class RunNotFoundError extends ExportError {}
+/**
+ * Thrown when an ONNX export differs from the tfjs student by more than the parity bound: by
+ * `distill export`'s per-precision check and by a run's own export step.
+ */
+export class ParityError extends ExportError {
+  override readonly code = 'parity-failed';
+}
 
 /** Thrown for an unknown precision name. */
-export class UnknownPrecisionError extends ExportError {}
+export class UnknownPrecisionError extends ExportError {
+  override readonly code = 'unknown-precision';
+}

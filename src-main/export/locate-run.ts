@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { RunSummary } from '../jobs/run-distillation.ts';
 import { parseRecipe } from '../recipe/load-recipe.ts';
 import type { Recipe } from '../recipe/recipe-schema.ts';
-import { RunNotFoundError } from './errors.ts';
+import { RunNotFoundError } from '../store/store-errors.ts';
 import { Store } from '../store/store.ts';
 
 export interface LocatedRun {

@@ -9,9 +9,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { saveModel, loadModel } from '../students/model-io.ts';
 import type { TrainState } from '../training/trainer.ts';
 import type { Store, CheckpointRow } from '../store/store.ts';
+import { DistillError } from '../util/errors.ts';
 
-export class DiskFullError extends Error {
+export class DiskFullError extends DistillError {
   override name = 'DiskFullError';
+  readonly code = 'disk-full';
 }
 
 export interface CheckpointPolicy {

@@ -26,10 +26,12 @@ import { saveModel } from '../students/model-io.ts';
 import { getMethod } from '../methods/index.ts';
 import { exportToOnnx } from '../export/onnx-export.ts';
 import { checkOnnxParity } from '../export/parity.ts';
+import { ParityError } from '../export/errors.ts';
 import { predictClasses, agreement } from '../training/evaluate.ts';
 import type { TrainState } from '../training/trainer.ts';
 import { resolveWorkers } from '../training/parallel/specs.ts';
 import { Rng } from '../util/rng.ts';
+import { DistillError } from '../util/errors.ts';
 import type { Store } from '../store/store.ts';
 import { SqliteReplyCache } from '../store/sqlite-reply-cache.ts';
 import { eta, type EpochMetrics, type RunEvent } from './run-events.ts';
@@ -376,8 +378,9 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
 }
 
 /** The plan needs more queries than the budget allows; nothing was sent. */
-export class PlanOverBudgetError extends Error {
+export class PlanOverBudgetError extends DistillError {
   override name = 'PlanOverBudgetError';
+  readonly code = 'plan-over-budget';
 }
 
 async function exportAndCheck(
@@ -394,7 +397,7 @@ async function exportAndCheck(
   const parity = await checkOnnxParity(model, exported.bytes, probe.images.subarray(0, n * probe.height * probe.width * probe.channels), n, {
     inputLayout: recipe.export.inputLayout,
   });
-  if (!parity.ok) throw new Error(`exported ONNX differs from the trained student by ${parity.maxAbsDiff} (> 1e-4): ${file}`);
+  if (!parity.ok) throw new ParityError(`exported ONNX differs from the trained student by ${parity.maxAbsDiff} (> 1e-4): ${file}`);
   return { path: file, bytes: exported.bytes.length, opset: exported.opset, inputLayout: recipe.export.inputLayout, maxAbsDiff: parity.maxAbsDiff, parityOk: parity.ok };
 }
 

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
+import { DistillError } from '../util/errors.ts';
 
 type Op =
   | { kind: 'conv'; name: string; kernel: tf.Variable; bias: tf.Variable; relu: boolean; padding: 'same' | 'valid'; strides: [number, number]; wideIn: boolean; wideOut: boolean }
@@ -18,8 +19,9 @@ type Op =
   | { kind: 'pool'; size: [number, number]; strides: [number, number] }
   | { kind: 'flatten' };
 
-export class UnsupportedStudentError extends Error {
+export class UnsupportedStudentError extends DistillError {
   override name = 'UnsupportedStudentError';
+  readonly code = 'unsupported-student';
 }
 
 function pair(v: unknown): [number, number] {

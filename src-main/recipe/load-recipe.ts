@@ -3,13 +3,15 @@ import path from 'node:path';
 import { projectRoot } from '../util/project-root.ts';
 import YAML from 'yaml';
 import { recipeSchema, type Recipe } from './recipe-schema.ts';
+import { DistillError } from '../util/errors.ts';
 
 export const PROJECT_ROOT = projectRoot();
 export const RESOURCES_DIR = path.join(PROJECT_ROOT, 'resources');
 
 /** Every problem with a recipe, so a user fixes them all in one go. */
-export class RecipeError extends Error {
+export class RecipeError extends DistillError {
   override name = 'RecipeError';
+  readonly code = 'invalid-recipe';
   constructor(
     readonly source: string,
     readonly problems: string[],

@@ -5,10 +5,13 @@
  * says how many of the following bytes are its own, in the order the tensors are listed.
  * Shared by the kserve-v2 adapter and the built-in teacher server.
  */
+import { DistillError } from '../util/errors.ts';
+
 export const HEADER_LENGTH = 'inference-header-content-length';
 
-export class BinaryFramingError extends Error {
+export class BinaryFramingError extends DistillError {
   override name = 'BinaryFramingError';
+  readonly code = 'binary-framing';
 }
 
 /** Splits a body into its JSON header and the bytes after it. Without the header length the body is all JSON. */

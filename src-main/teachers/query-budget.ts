@@ -1,3 +1,5 @@
+import { DistillError } from '../util/errors.ts';
+
 /**
  * A hard limit on samples sent to a teacher (issue item 3). Callers reserve before sending, so the
  * limit holds even with many requests in flight: spent + reserved never exceeds the limit.
@@ -7,8 +9,9 @@
  * paid API may bill those. Requests refused before inference (400/401/403/404/429) or never
  * sent (connection refused) give their reservation back.
  */
-export class TeacherBudgetExceededError extends Error {
+export class TeacherBudgetExceededError extends DistillError {
   override name = 'TeacherBudgetExceededError';
+  readonly code = 'budget-exhausted';
   constructor(
     readonly requested: number,
     readonly remaining: number,

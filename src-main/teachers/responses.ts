@@ -31,6 +31,7 @@ export interface TeacherResponses {
  */
 export class TeacherResponseError extends TeacherError {
   override name = 'TeacherResponseError';
+  override readonly code = 'teacher-bad-response';
   override readonly maybeProcessed = true;
 }
 

@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunPush, UiRunEvent } from '../api/contract.ts';
 import type { WorkerCommand, WorkerMessage } from './worker-messages.ts';
+import { fromApiError } from '../util/serialize-error.ts';
 
 /** The environment variable a wizard recipe names for its teacher token. */
 export const UI_TOKEN_ENV = 'DISTILL_UI_TEACHER_TOKEN';
@@ -93,10 +94,11 @@ export class RunManager {
           if (knownId) settle(() => resolve(runId as string));
           this.push({ kind: 'event', runId, event: m.event as UiRunEvent });
         } else if (m.type === 'done') {
-          this.push({ kind: 'status', runId: m.runId, status: m.status, error: null });
+          this.push({ kind: 'status', runId: m.runId, status: m.status, error: null, errorCode: null });
         } else if (m.type === 'error') {
-          settle(() => reject(new Error(m.message)));
-          if (runId) this.push({ kind: 'status', runId, status: 'stopped', error: m.message });
+          const err = fromApiError(m.error);
+          settle(() => reject(err));
+          if (runId) this.push({ kind: 'status', runId, status: 'stopped', error: err.message, errorCode: err.code });
         }
       });
       worker.onExit((code) => {

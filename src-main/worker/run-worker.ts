@@ -9,6 +9,7 @@ import { Store } from '../store/store.ts';
 import { startRun, resumeRun } from '../jobs/run-distillation.ts';
 import { parseRecipe } from '../recipe/load-recipe.ts';
 import { throttleEvents } from './throttle-events.ts';
+import { toApiError } from '../util/serialize-error.ts';
 import type { WorkerCommand, WorkerMessage } from './worker-messages.ts';
 
 interface Port {
@@ -43,7 +44,7 @@ async function execute(cmd: WorkerCommand, p: Port): Promise<void> {
     p.send({ type: 'done', runId: summary.runId, status: summary.status });
   } catch (err) {
     throttle.flush();
-    p.send({ type: 'error', message: (err as Error).message });
+    p.send({ type: 'error', error: toApiError(err) });
   } finally {
     store.close();
   }

@@ -3,7 +3,8 @@
  * `window.distill`, in a browser the `distill serve` bridge over fetch and WebSocket. Both speak
  * the contract in src-main/api; the UI never knows which it has.
  */
-import type { ApiChannel, ApiHost, ApiRequest, ApiResponses, RunPush, ShellChannel } from '../../src-main/api/contract.ts';
+import type { ApiChannel, ApiHost, ApiReply, ApiRequest, ApiResponses, ErrorCode, RunPush, ShellChannel } from '../../src-main/api/contract.ts';
+import { isErrorCode } from '../../src-main/api/errors.ts';
 
 export interface UiHost extends ApiHost {
   kind: 'electron' | 'browser';
@@ -21,19 +22,38 @@ interface PreloadApi {
   onRunPush(cb: (p: RunPush) => void): () => void;
 }
 
+/**
+ * A call the engine answered with a failure: `name`, `code` and `message` as the engine threw
+ * them (the steps branch on `errorCode(e)`), or 'BridgeError' / 'unknown' when the reply says less.
+ */
 export class BridgeError extends Error {
   override name = 'BridgeError';
+  readonly code: ErrorCode;
+  constructor(message: string, code?: unknown, name?: unknown) {
+    super(message);
+    this.code = isErrorCode(code) ? code : 'unknown';
+    if (typeof name === 'string' && name) this.name = name;
+  }
+}
+
+/** The result of an ApiReply, or its failure thrown as a BridgeError. */
+function unwrap<T>(reply: Partial<ApiReply<T>> | undefined, status?: number): T {
+  if (reply?.ok) return reply.result as T;
+  const failure = (reply ?? {}) as { error?: unknown; code?: unknown; name?: unknown };
+  throw new BridgeError(typeof failure.error === 'string' ? failure.error : `request failed${status ? ` (${status})` : ''}`, failure.code, failure.name);
 }
 
 function electronHost(api: PreloadApi): UiHost {
+  // The main process answers every call with an ApiReply (main.ts), so a failure keeps its code.
+  const shell = async <T>(channel: ShellChannel, request: unknown) => unwrap((await api.shell(channel, request)) as ApiReply<T>);
   return {
     kind: 'electron',
-    call: (channel, request) => api.call(channel, request) as never,
+    call: async (channel, request) => unwrap((await api.call(channel, request)) as ApiReply<never>),
     onRunPush: (cb) => api.onRunPush(cb),
     bundleLink: () => null,
-    pickFolder: () => api.shell('shell:pick-folder', { title: 'Choose an image folder' }) as Promise<string | null>,
-    saveBundle: (runId) => api.shell('shell:save-bundle', { runId }) as Promise<string | null>,
-    reveal: async (runId) => void (await api.shell('shell:reveal', { runId })),
+    pickFolder: () => shell<string | null>('shell:pick-folder', { title: 'Choose an image folder' }),
+    saveBundle: (runId) => shell<string | null>('shell:save-bundle', { runId }),
+    reveal: async (runId) => void (await shell('shell:reveal', { runId })),
   };
 }
 
@@ -60,9 +80,7 @@ function browserHost(token: string): UiHost {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify(request),
       });
-      const body = (await res.json()) as { ok: boolean; result?: ApiResponses[C]; error?: string };
-      if (!body.ok) throw new BridgeError(body.error ?? `request failed (${res.status})`);
-      return body.result as ApiResponses[C];
+      return unwrap((await res.json()) as ApiReply<ApiResponses[C]>, res.status);
     },
     onRunPush(cb) {
       listeners.add(cb);

@@ -2,6 +2,7 @@
  * The shared-memory side of data-parallel training: the layout of the control words and the
  * barrier every worker passes once per step. Nothing here imports tfjs, so both threads can load it.
  */
+import { DistillError } from '../../util/errors.ts';
 
 /** Indices into the shared Int32Array of control words. */
 export const CTL = {
@@ -18,8 +19,9 @@ export const CTL = {
   SIZE: 8,
 } as const;
 
-export class AbortedError extends Error {
+export class AbortedError extends DistillError {
   override name = 'AbortedError';
+  readonly code = 'aborted';
 }
 
 /**
