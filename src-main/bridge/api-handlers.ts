@@ -16,7 +16,8 @@ import {
   type RunRequest,
   type TeacherConnection,
 } from '../api/contract.ts';
-import { ENGINE_VERSION, checkBudgetRaise, resolveSource } from '../jobs/run-distillation.ts';
+import { ENGINE_VERSION, checkBudgetRaise } from '../jobs/run-distillation.ts';
+import { resolveSource } from '../data/resolve-source.ts';
 import { Store, type RunRow } from '../store/store.ts';
 import { openTeacher } from '../teachers/index.ts';
 import { specImageDims } from '../teachers/preprocess.ts';

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { Recipe, DataSourceSpec } from '../recipe/recipe-schema.ts';
+import type { Recipe } from '../recipe/recipe-schema.ts';
 import { parseRecipe, resolveRecipePath } from '../recipe/load-recipe.ts';
 import { initBackend, describeBackend, type BackendChoice, type BackendKey } from '../backends/select-backend.ts';
 import { openTeacher } from '../teachers/index.ts';
@@ -15,8 +15,8 @@ import { TeacherCircuitOpenError, TeacherRateLimitedError, TeacherTimeoutError, 
 import { QueryBudget, TeacherBudgetExceededError } from '../teachers/query-budget.ts';
 import { checkInputFits, specImageDims } from '../teachers/preprocess.ts';
 import type { TeacherInputSpec } from '../teachers/teacher.ts';
-import { loadDataset, resolveFashionMnistDir } from '../data/load-dataset.ts';
-import { DEMO_FASHION_MNIST, demoFashionMnistDir } from '../data/fashion-mnist.ts';
+import { loadDataset } from '../data/load-dataset.ts';
+import { resolveSource } from '../data/resolve-source.ts';
 import { sampleFewShot } from '../data/sampling.ts';
 import { fingerprintImageSet } from '../data/fingerprint.ts';
 import { subset, type ImageSet } from '../data/image-set.ts';
@@ -427,26 +427,4 @@ function processAlive(pid: number): boolean {
 function teacherSettings(recipe: Recipe): Record<string, unknown> {
   const t = recipe.teacher;
   return { ...t, model: t.model ? resolveRecipePath(t.model, '/') : undefined, input: t.input as TeacherInputSpec | undefined };
-}
-
-/** Turns a recipe data block into a loader spec with absolute paths and a label for reports. */
-export function resolveSource(src: DataSourceSpec, baseDir: string): { spec: Parameters<typeof loadDataset>[0]; label: string; origin?: string } {
-  if (src.kind === 'folder') {
-    const dir = resolveRecipePath(src.dir, baseDir);
-    return { spec: { ...src, dir }, label: dir };
-  }
-  if (src.dir === DEMO_FASHION_MNIST) {
-    return { spec: { ...src, dir: demoFashionMnistDir() }, label: `Fashion-MNIST ${src.split} (shipped demo subset)`, origin: 'demo' };
-  }
-  if (src.dir === 'builtin:fashion-mnist') {
-    const { dir, origin } = resolveFashionMnistDir();
-    return { spec: { ...src, dir }, label: `Fashion-MNIST ${src.split} (${origin === 'debian' ? 'Debian dataset-fashion-mnist' : 'shipped demo subset'})`, origin };
-  }
-  const spec = {
-    ...src,
-    dir: src.dir ? resolveRecipePath(src.dir, baseDir) : undefined,
-    images: src.images ? resolveRecipePath(src.images, baseDir) : undefined,
-    labels: src.labels ? resolveRecipePath(src.labels, baseDir) : undefined,
-  };
-  return { spec, label: spec.images ?? `${spec.dir} (${src.split})` };
 }
