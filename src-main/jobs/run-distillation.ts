@@ -32,12 +32,15 @@ import { resolveWorkers } from '../training/parallel/specs.ts';
 import { Rng } from '../util/rng.ts';
 import type { Store } from '../store/store.ts';
 import { SqliteReplyCache } from '../store/sqlite-reply-cache.ts';
-import { eta, type EpochMetrics, type RunEvent } from './run-events.ts';
+import type { RunSummary, EpochMetrics } from '../store/run-summary.ts';
+import { eta, type RunEvent } from './run-events.ts';
 import { validateRecipeReferences } from './validate-references.ts';
 import { absolutizeRecipe } from './recipe-paths.ts';
 import { writeCheckpoint, readCheckpoint, latestCheckpoint, pruneCheckpoints } from './checkpoints.ts';
 
 export const ENGINE_VERSION = '0.1.0';
+
+export type { RunSummary } from '../store/run-summary.ts';
 
 export interface JobOptions {
   store: Store;
@@ -54,38 +57,6 @@ export interface JobOptions {
   checkpointDir?: string;
   /** Checkpoints kept besides the best one (default 2). */
   keepCheckpoints?: number;
-}
-
-export interface RunSummary {
-  runId: string;
-  runDir: string;
-  status: 'completed' | 'paused' | 'cancelled';
-  recipe: string;
-  engineVersion: string;
-  backend: BackendChoice;
-  teacher: { id: string; name: string; protocol: string; responseKind: string; numClasses: number; classNames?: string[] };
-  student: { key: string; params: number; flops: number };
-  method: { key: string; targets: string; plan: { total: number; items: { purpose: string; queries: number }[]; notes: string[] } };
-  data: { train: string; origin?: string; n: number; fingerprint: string; test?: string; testCount: number };
-  /** Final-epoch figures on held-out data; never the best epoch. */
-  accuracy: number;
-  fidelity: number;
-  teacherAccuracy: number;
-  /** Training queries actually sent to the teacher (budgeted), over all sessions of the run. */
-  queries: number;
-  budget: number;
-  costEstimate: number;
-  /** Held-out queries made only to measure fidelity and teacher accuracy. */
-  evaluationQueries: number;
-  /** Samples sent while opening the teacher to detect its reply kind (only when undeclared). */
-  openQueries: number;
-  epochs: EpochMetrics[];
-  /** Epoch the last session started from (0 for a fresh run). */
-  resumedFromEpoch: number;
-  seconds: number;
-  /** The trained student as tfjs model.json + weights.bin. */
-  studentDir: string;
-  onnx?: { path: string; bytes: number; opset: number; inputLayout: string; maxAbsDiff: number; parityOk: boolean };
 }
 
 /** Validates and records a new run, then executes it. Nothing is created for an invalid recipe. */
