@@ -31,7 +31,7 @@ import type { TrainState } from '../training/trainer.ts';
 import { resolveWorkers } from '../training/parallel/specs.ts';
 import { Rng } from '../util/rng.ts';
 import type { Store } from '../store/store.ts';
-import { SqliteReplyCache } from '../store/sqlite-reply-cache.ts';
+import type { SqliteReplyCache } from '../store/sqlite-reply-cache.ts';
 import type { RunSummary, EpochMetrics } from '../store/run-summary.ts';
 import { eta, type RunEvent } from './run-events.ts';
 import { validateRecipeReferences } from './validate-references.ts';
@@ -95,7 +95,7 @@ export function checkBudgetRaise(runId: string, current: number, requested: numb
 export async function resumeRun(opts: JobOptions & { runId: string; budgetQueries?: number }): Promise<RunSummary> {
   const run = opts.store.getRun(opts.runId);
   if (run.status === 'completed') throw new Error(`run ${run.id} already completed; nothing to resume`);
-  const pid = opts.store.db.prepare('SELECT pid FROM runs WHERE id = ?').pluck().get(run.id) as number | null;
+  const pid = opts.store.runPid(run.id);
   if (run.status === 'running' && pid && pid !== process.pid && processAlive(pid)) {
     throw new Error(`run ${run.id} is still running in process ${pid}; pause it first (distill pause ${run.id})`);
   }
@@ -196,11 +196,11 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
           emit({ type: 'log', message: `resuming from the checkpoint of epoch ${resume.epoch}` });
         }
         // Metrics past the checkpoint belong to an epoch that was lost; it will be trained again.
-        store.db.prepare('DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?').run(runId, resume?.epoch ?? 0);
+        store.dropMetricsAfter(runId, resume?.epoch ?? 0);
         // What earlier sessions spent: the running counter (which includes charged failures) or the
         // replies this run inserted into the cache, whichever is larger — the cache row is committed
         // before the counter, so after a kill the counter alone could fall one batch short.
-        const spentBefore = Math.max(store.getRun(runId).queriesSpent, SqliteReplyCache.spentBy(store.db, runId, 'train'));
+        const spentBefore = Math.max(store.getRun(runId).queriesSpent, store.repliesSpent(runId, 'train'));
 
         // Held-out teacher replies, counted apart from the training budget, so fidelity can be measured.
         let teacherTest: Int32Array | undefined;
@@ -208,10 +208,10 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
         let teacherAccuracy = NaN;
         if (test && recipe.budget.evaluationQueries) {
           emit({ type: 'phase', phase: 'evaluate-teacher', message: `asking the teacher about ${test.count} held-out images (evaluation only)` });
-          const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'eval' }), emit));
+          const evalClient = new TeacherClient(teacher, new QueryBudget(Infinity), clientOptions(recipe, store.replyCache(runId, 'eval'), emit));
           const replies = await evalClient.label(test.images, test.count, test.height * test.width * test.channels);
           teacherTest = replies.top1;
-          evaluationQueries = SqliteReplyCache.spentBy(store.db, runId, 'eval');
+          evaluationQueries = store.repliesSpent(runId, 'eval');
           if (test.labels) teacherAccuracy = agreement(teacherTest, test.labels);
         }
 
@@ -219,7 +219,7 @@ async function executeRun(opts: JobOptions, runId: string, recipe: Recipe, proje
           pricePer1000: recipe.budget.pricePer1000,
           onSpend: () => store.updateRun(runId, { queriesSpent: spentBefore + budget.spent }),
         });
-        const client = new TeacherClient(teacher, budget, clientOptions(recipe, new SqliteReplyCache(store.db, { runId, purpose: 'train' }), emit));
+        const client = new TeacherClient(teacher, budget, clientOptions(recipe, store.replyCache(runId, 'train'), emit));
         const queriesSoFar = () => spentBefore + budget.spent;
         const epochs: EpochMetrics[] = store.metrics(runId).map((m) => ({
           epoch: m.epoch, loss: m.loss, accuracy: m.accuracy ?? NaN, fidelity: m.fidelity ?? NaN, seconds: m.seconds, samplesPerSecond: local.count / m.seconds, queries: m.queries,
