@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunPush, UiRunEvent } from '../api/contract.ts';
 import type { WorkerCommand, WorkerMessage } from './worker-messages.ts';
+import type { Recipe } from '../recipe/recipe-schema.ts';
 
 /** The environment variable a wizard recipe names for its teacher token. */
 export const UI_TOKEN_ENV = 'DISTILL_UI_TEACHER_TOKEN';
@@ -61,7 +62,7 @@ export class RunManager {
   }
 
   /** Resolves with the run id once the run is recorded; rejects if the recipe cannot run. */
-  start(recipe: unknown, project: string, token?: string): Promise<string> {
+  start(recipe: Recipe, project: string, token?: string): Promise<string> {
     return this.spawn({ type: 'start', home: this.home, project, recipe }, token);
   }
 

@@ -60,7 +60,15 @@ export interface JobOptions {
 }
 
 /** Validates and records a new run, then executes it. Nothing is created for an invalid recipe. */
-export async function startRun(opts: JobOptions & { recipe: Recipe; baseDir: string; project?: string }): Promise<RunSummary> {
+export async function startRun(
+  opts: JobOptions & {
+    recipe: Recipe;
+    baseDir: string;
+    project?: string;
+    /** Called with the run's id as soon as its row exists, before any work (a front end waiting to show the run). */
+    onCreated?: (runId: string) => void;
+  },
+): Promise<RunSummary> {
   const problems = await validateRecipeReferences(opts.recipe, opts.baseDir);
   if (problems.length) throw new Error(`recipe "${opts.recipe.name}" cannot run:\n  - ${problems.join('\n  - ')}`);
   const recipe = absolutizeRecipe(opts.recipe, opts.baseDir);
@@ -78,6 +86,7 @@ export async function startRun(opts: JobOptions & { recipe: Recipe; baseDir: str
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
   const projectId = opts.store.projectId(opts.project ?? 'default');
   opts.store.createRun({ id: runId, projectId, name: recipe.name, recipe, engineVersion: ENGINE_VERSION });
+  opts.onCreated?.(runId);
   return executeRun(opts, runId, recipe, projectId);
 }
 
