@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RunSummary } from '../jobs/run-distillation.ts';
+import type { RunSummary } from '../store/run-summary.ts';
 import { parseRecipe } from '../recipe/load-recipe.ts';
 import type { Recipe } from '../recipe/recipe-schema.ts';
 import { RunNotFoundError } from '../store/store-errors.ts';

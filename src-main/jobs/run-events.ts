@@ -1,3 +1,7 @@
+import type { EpochMetrics } from '../store/run-summary.ts';
+
+export type { EpochMetrics } from '../store/run-summary.ts';
+
 /** Progress a run streams to whichever front end started it (CLI, bridge, app, tests). */
 export type RunEvent =
   | { type: 'phase'; phase: 'setup' | 'evaluate-teacher' | 'label' | 'train' | 'export' | 'done'; message: string }
@@ -5,18 +9,6 @@ export type RunEvent =
   | { type: 'label-progress'; done: number; total: number; spent: number; limit: number; etaSeconds: number }
   | { type: 'step'; epoch: number; epochs: number; step: number; steps: number; etaSeconds: number }
   | { type: 'epoch'; metrics: EpochMetrics; etaSeconds: number };
-
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  /** Student accuracy on the labelled held-out set (NaN without one). */
-  accuracy: number;
-  /** Agreement of student and teacher top-1 on the held-out set (NaN without teacher replies on it). */
-  fidelity: number;
-  seconds: number;
-  samplesPerSecond: number;
-  queries: number;
-}
 
 /** Remaining time from elapsed time and the fraction done. */
 export function eta(elapsedSeconds: number, fractionDone: number): number {

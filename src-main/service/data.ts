@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from '../api/contract.ts';
-import { resolveSource } from '../jobs/run-distillation.ts';
+import { resolveSource } from '../recipe/resolve-source.ts';
 import { loadDataset } from '../data/load-dataset.ts';
 import { tryFindIdxPair } from '../data/idx.ts';
 import type { ImageSet } from '../data/image-set.ts';

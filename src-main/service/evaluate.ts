@@ -1,5 +1,5 @@
 /** The Evaluate step: a finished run's student on its held-out images, beside the teacher's cached answers. */
-import { resolveSource } from '../jobs/run-distillation.ts';
+import { resolveSource } from '../recipe/resolve-source.ts';
 import { loadDataset } from '../data/load-dataset.ts';
 import { subset, type ImageSet } from '../data/image-set.ts';
 import type { Recipe } from '../recipe/recipe-schema.ts';

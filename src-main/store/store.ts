@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { openDatabase, STORE_FILE, translateBusy, type Db } from './open-store.ts';
 import { RunNotFoundError } from './store-errors.ts';
+import { SqliteReplyCache, type ReplyPurpose } from './sqlite-reply-cache.ts';
 
 export type RunStatus = 'queued' | 'running' | 'paused' | 'cancelled' | 'failed' | 'completed';
 
@@ -262,6 +263,28 @@ export class Store {
 
   integrityCheck(): string {
     return this.db.pragma('integrity_check', { simple: true }) as string;
+  }
+
+  // ---- For the run pipeline (src-main/jobs): what a run reads and writes besides the rows above. ----
+
+  /** The process a run was last executing in (null once it stopped). */
+  runPid(id: string): number | null {
+    return (this.db.prepare('SELECT pid FROM runs WHERE id = ?').pluck().get(id) as number | null | undefined) ?? null;
+  }
+
+  /** Drops the metrics of epochs after `epoch`: their checkpoint was lost, so they are trained again. */
+  dropMetricsAfter(runId: string, epoch: number): void {
+    this.write(() => this.db.prepare('DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?').run(runId, epoch));
+  }
+
+  /** The reply cache a run's teacher client uses; the rows it inserts are attributed to the run and purpose. */
+  replyCache(runId: string, purpose: ReplyPurpose): SqliteReplyCache {
+    return new SqliteReplyCache(this.db, { runId, purpose });
+  }
+
+  /** Replies a run paid for with one purpose (see SqliteReplyCache.spentBy). */
+  repliesSpent(runId: string, purpose: ReplyPurpose): number {
+    return SqliteReplyCache.spentBy(this.db, runId, purpose);
   }
 }
 

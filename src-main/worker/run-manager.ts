@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunPush, UiRunEvent } from '../api/contract.ts';
 import type { WorkerCommand, WorkerMessage } from './worker-messages.ts';
 import { fromApiError } from '../util/serialize-error.ts';
+import type { Recipe } from '../recipe/recipe-schema.ts';
 
 /** The environment variable a wizard recipe names for its teacher token. */
 export const UI_TOKEN_ENV = 'DISTILL_UI_TEACHER_TOKEN';
@@ -62,7 +63,7 @@ export class RunManager {
   }
 
   /** Resolves with the run id once the run is recorded; rejects if the recipe cannot run. */
-  start(recipe: unknown, project: string, token?: string): Promise<string> {
+  start(recipe: Recipe, project: string, token?: string): Promise<string> {
     return this.spawn({ type: 'start', home: this.home, project, recipe }, token);
   }
 

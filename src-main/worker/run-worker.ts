@@ -7,7 +7,6 @@
 import { mkdirSync } from 'node:fs';
 import { Store } from '../store/store.ts';
 import { startRun, resumeRun } from '../jobs/run-distillation.ts';
-import { parseRecipe } from '../recipe/load-recipe.ts';
 import { throttleEvents } from './throttle-events.ts';
 import { toApiError } from '../util/serialize-error.ts';
 import type { WorkerCommand, WorkerMessage } from './worker-messages.ts';
@@ -27,18 +26,19 @@ function port(): Port {
 async function execute(cmd: WorkerCommand, p: Port): Promise<void> {
   mkdirSync(cmd.home, { recursive: true });
   const store = Store.open(cmd.home);
-  const createRun = store.createRun.bind(store);
-  // The engine names the run; the front end learns the id the moment the row exists.
-  store.createRun = (r) => {
-    createRun(r);
-    p.send({ type: 'created', runId: r.id });
-  };
   const throttle = throttleEvents((event) => p.send({ type: 'event', event }));
   try {
     const opts = { store, home: cmd.home, onEvent: (e: Parameters<typeof throttle.push>[0]) => throttle.push(e) };
     const summary =
       cmd.type === 'start'
-        ? await startRun({ ...opts, recipe: parseRecipe(cmd.recipe, 'wizard recipe'), baseDir: cmd.home, project: cmd.project })
+        ? await startRun({
+            ...opts,
+            recipe: cmd.recipe,
+            baseDir: cmd.home,
+            project: cmd.project,
+            // The engine names the run; the front end learns the id the moment the row exists.
+            onCreated: (runId) => p.send({ type: 'created', runId }),
+          })
         : await resumeRun({ ...opts, runId: cmd.runId, budgetQueries: cmd.budgetQueries });
     throttle.flush();
     p.send({ type: 'done', runId: summary.runId, status: summary.status });

@@ -72,16 +72,25 @@ test('cancel through the store stops a run; it can still be resumed, and a compl
   const store = Store.open(h);
   try {
     let id = '';
+    let events = 0;
+    let asked = false;
     const cancelled = await startRun({
       store, home: h, recipe: structuredClone(base.recipe), baseDir: base.baseDir,
+      // The id comes as soon as the run's row exists, before any event (how the run worker learns it).
+      onCreated: (runId) => {
+        assert.equal(events, 0);
+        id = runId;
+      },
       onEvent: (e) => {
-        if (e.type === 'phase' && e.phase === 'train' && !id) {
-          id = store.listRuns()[0].id;
+        events++;
+        if (e.type === 'phase' && e.phase === 'train' && !asked) {
+          asked = true;
           // The same request `distill cancel <run>` makes from another process.
           store.requestControl(id, 'cancel');
         }
       },
     });
+    assert.equal(cancelled.runId, id);
     assert.equal(cancelled.status, 'cancelled');
     assert.equal(store.getRun(cancelled.runId).status, 'cancelled');
     const done = await resumeRun({ store, home: h, runId: cancelled.runId });

@@ -11,17 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadRecipeFile, RESOURCES_DIR } from '../../src-main/recipe/load-recipe.ts';
 import type { Recipe } from '../../src-main/recipe/recipe-schema.ts';
-import { startRun, resolveSource } from '../../src-main/jobs/run-distillation.ts';
+import { startRun } from '../../src-main/jobs/run-distillation.ts';
+import { prepare } from '../../src-main/jobs/stages/prepare.ts';
+import { absolutizeRecipe } from '../../src-main/jobs/recipe-paths.ts';
 import { Store } from '../../src-main/store/store.ts';
-import { loadDataset } from '../../src-main/data/load-dataset.ts';
-import { sampleFewShot } from '../../src-main/data/sampling.ts';
-import { subset } from '../../src-main/data/image-set.ts';
-import { getStudent } from '../../src-main/students/index.ts';
 import { trainStudent } from '../../src-main/training/trainer.ts';
 import { predictClasses, agreement } from '../../src-main/training/evaluate.ts';
 import { softCrossEntropy } from '../../src-main/methods/losses.ts';
-import { initBackend } from '../../src-main/backends/select-backend.ts';
-import { Rng } from '../../src-main/util/rng.ts';
 
 let base: { recipe: Recipe; baseDir: string };
 let home: string;
@@ -46,21 +42,19 @@ function smallRecipe(): Recipe {
   return r;
 }
 
-/** The student alone, built and trained exactly as a run would build it, on ground-truth labels. */
+/** The student alone, built exactly as a run builds it (its prepare stage), trained on ground-truth labels. */
 async function studentAlone(r: Recipe): Promise<number> {
-  await initBackend({});
-  const rng = new Rng(r.seed);
-  const full = loadDataset(resolveSource(r.data.train, '/').spec);
-  const { set: local } = sampleFewShot(full, { n: r.data.n, seed: rng.fork(), balanced: r.data.balanced });
-  const model = getStudent(r.student.key).build({ inputShape: [local.height, local.width, local.channels], numClasses: 10, seed: rng.fork() });
-  const onehot = new Float32Array(local.count * 10);
-  for (let i = 0; i < local.count; i++) onehot[i * 10 + local.labels![i]] = 1;
-  await trainStudent({ model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng, loss: softCrossEntropy });
-  let testSet = loadDataset(resolveSource(r.data.test!, '/').spec);
-  testSet = subset(testSet, Array.from({ length: r.data.testLimit! }, (_, i) => i));
-  const acc = agreement(await predictClasses(model, testSet.images, testSet.count, testSet), testSet.labels!);
-  model.dispose();
-  return acc;
+  const p = await prepare({ recipe: absolutizeRecipe(r, base.baseDir) });
+  try {
+    const { local, test: testSet } = p.data;
+    const C = p.info.numClasses;
+    const onehot = new Float32Array(local.count * C);
+    for (let i = 0; i < local.count; i++) onehot[i * C + local.labels![i]] = 1;
+    await trainStudent({ model: p.student.model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng: p.rng, loss: softCrossEntropy });
+    return agreement(await predictClasses(p.student.model, testSet!.images, testSet!.count, testSet!), testSet!.labels!);
+  } finally {
+    await p.release();
+  }
 }
 
 before(async () => {

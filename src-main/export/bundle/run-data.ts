@@ -7,7 +7,7 @@ import { loadDataset } from '../../data/load-dataset.ts';
 import { sampleFewShot } from '../../data/sampling.ts';
 import { fingerprintImageSet } from '../../data/fingerprint.ts';
 import { subset, type ImageSet } from '../../data/image-set.ts';
-import { resolveSource } from '../../jobs/run-distillation.ts';
+import { resolveSource } from '../../recipe/resolve-source.ts';
 import { Rng } from '../../util/rng.ts';
 import type { LocatedRun } from '../locate-run.ts';
 import type { CalibrationSet } from '../precisions.ts';
