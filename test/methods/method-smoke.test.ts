@@ -19,7 +19,7 @@ import { subset } from '../../src-main/data/image-set.ts';
 import { getStudent } from '../../src-main/students/index.ts';
 import { trainStudent } from '../../src-main/training/trainer.ts';
 import { predictClasses, agreement } from '../../src-main/training/evaluate.ts';
-import { softCrossEntropy } from '../../src-main/methods/losses.ts';
+import { softCe } from '../../src-main/methods/losses.ts';
 import { initBackend } from '../../src-main/backends/select-backend.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
@@ -55,7 +55,7 @@ async function studentAlone(r: Recipe): Promise<number> {
   const model = getStudent(r.student.key).build({ inputShape: [local.height, local.width, local.channels], numClasses: 10, seed: rng.fork() });
   const onehot = new Float32Array(local.count * 10);
   for (let i = 0; i < local.count; i++) onehot[i * 10 + local.labels![i]] = 1;
-  await trainStudent({ model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng, loss: softCrossEntropy });
+  await trainStudent({ model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng, loss: softCe() });
   let testSet = loadDataset(resolveSource(r.data.test!, '/').spec);
   testSet = subset(testSet, Array.from({ length: r.data.testLimit! }, (_, i) => i));
   const acc = agreement(await predictClasses(model, testSet.images, testSet.count, testSet), testSet.labels!);
