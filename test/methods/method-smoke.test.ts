@@ -75,6 +75,7 @@ const CASES: [string, Record<string, number | boolean>][] = [
   ['active-mixup', {}],
   ['gpd', {}],
   ['mekd', { ganSteps: 100 }],
+  ['kd-ls', {}],
 ];
 
 for (const [key, kwargs] of CASES) {
