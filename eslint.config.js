@@ -39,6 +39,20 @@ export default tseslint.config(
     },
   },
   {
+    // Training is below the methods: they name their losses in its registry (step-registry.ts), and
+    // it never imports them back. The rule replaces the engine's one above, so it repeats it.
+    files: ['src-main/training/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'Only src-main/app may import electron; the engine runs without it.' }],
+        patterns: [
+          { group: ['electron/*', '**/app/*', '**/src-main/app/**'], message: 'The engine must not depend on the Electron shell.' },
+          { group: ['**/methods/*', '**/methods/**'], message: 'training/ must not import methods/: a method registers its losses and hooks in training/step-registry.ts.' },
+        ],
+      }],
+    },
+  },
+  {
     // Svelte components: parsed by svelte-eslint-parser, their <script lang="ts"> by typescript-eslint.
     files: ['src-renderer/**/*.svelte', 'src-renderer/**/*.svelte.ts'],
     languageOptions: { parser: svelteParser, parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },

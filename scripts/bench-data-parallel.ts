@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { initBackend, isBackendKey } from '../src-main/backends/select-backend.ts';
 import { getStudent } from '../src-main/students/index.ts';
 import { trainStudent } from '../src-main/training/trainer.ts';
-import { buildLoss, type LossSpec } from '../src-main/training/parallel/specs.ts';
+import { kdKl } from '../src-main/methods/losses.ts';
 import { Rng } from '../src-main/util/rng.ts';
 
 const { values } = parseArgs({
@@ -38,7 +38,7 @@ const rng = new Rng(1);
 const images = Float32Array.from({ length: count * 784 }, () => rng.next());
 const targets = new Float32Array(count * C);
 for (let i = 0; i < count; i++) targets[i * C + rng.int(C)] = 1;
-const loss: LossSpec = { kind: 'kd-kl', temperature: 4 };
+const loss = kdKl({ temperature: 4 });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function samplesPerSecond(key: string, workers: number): Promise<number> {
@@ -46,7 +46,7 @@ async function samplesPerSecond(key: string, workers: number): Promise<number> {
   const rates: number[] = [];
   await trainStudent({
     model, images, targets, count, dims, epochs, batchSize, learningRate: 1e-3, augment: { shift: 0, flip: false },
-    rng: new Rng(2), loss: buildLoss(loss), parallel: { loss }, workers,
+    rng: new Rng(2), loss, workers,
     onEpoch: (e) => {
       if (e.epoch > 1) rates.push(e.samples / e.seconds);
     },

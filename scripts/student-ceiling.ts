@@ -19,7 +19,7 @@ import { initBackend } from '../src-main/backends/select-backend.ts';
 import { getStudent } from '../src-main/students/index.ts';
 import { trainStudent } from '../src-main/training/trainer.ts';
 import { LR_SCHEDULES, type LrSchedule } from '../src-main/training/schedule.ts';
-import { buildLoss, type LossSpec } from '../src-main/training/parallel/specs.ts';
+import { kdKl, softCe } from '../src-main/methods/losses.ts';
 import { agreement, predictClasses } from '../src-main/training/evaluate.ts';
 import { resolveFashionMnistDir } from '../src-main/data/fashion-mnist.ts';
 import { findIdxPair, loadIdxImages } from '../src-main/data/idx.ts';
@@ -85,7 +85,7 @@ if (values.labels === 'teacher') {
 }
 const seed = Number(values.seed);
 const model = getStudent(values.student).build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: C, seed });
-const loss: LossSpec = values.labels === 'teacher' && temperature !== 1 ? { kind: 'kd-kl', temperature } : { kind: 'soft-ce' };
+const loss = values.labels === 'teacher' && temperature !== 1 ? kdKl({ temperature }) : softCe();
 const curve: number[] = [];
 if (!(LR_SCHEDULES as readonly string[]).includes(values.schedule)) throw new Error(`--schedule must be one of ${LR_SCHEDULES.join(', ')}, got ${values.schedule}`);
 console.log(`${values.student} on the first ${n} training images with ${labelNote} (${dataDir}), ${epochs} epochs, batch ${values.batch}, Adam at ${values.lr} (${values.schedule}), shift ${values.shift}${values.flip ? ', flip' : ''}, backend ${backend.key}`);
@@ -93,7 +93,7 @@ const t0 = performance.now();
 await trainStudent({
   model, images: train.images.subarray(0, n * per), targets, count: n, dims, epochs, batchSize: Number(values.batch), learningRate: Number(values.lr),
   schedule: values.schedule as LrSchedule,
-  augment: { shift: Number(values.shift), flip: values.flip }, rng: new Rng(seed + 1), loss: buildLoss(loss), parallel: { loss },
+  augment: { shift: Number(values.shift), flip: values.flip }, rng: new Rng(seed + 1), loss,
   onEpoch: async (e) => {
     const accuracy = agreement(await predictClasses(model, test.images, test.count, dims), test.labels!);
     curve.push(accuracy);

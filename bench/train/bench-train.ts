@@ -29,11 +29,12 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, BACKEND_ORDER, type BackendKey } from '../../src-main/backends/select-backend.ts';
 import { listStudents } from '../../src-main/students/index.ts';
 import { describeStudent } from '../../src-main/students/describe.ts';
-import { softCrossEntropy } from '../../src-main/methods/losses.ts';
+import { softCe, softCrossEntropy } from '../../src-main/methods/losses.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { table } from '../../src-main/cli/format.ts';
 import { createAdam } from '../../src-main/training/optimizer.ts';
 import { createDataParallelTrainer } from '../../src-main/training/parallel/data-parallel.ts';
+import { createInstrumentedTrainer } from '../../src-main/training/parallel/testing.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -129,10 +130,11 @@ async function singleCore(key: string): Promise<{ samplesPerSec: number; steps: 
 async function multiCore(key: string, backend: BackendKey, workers: number, independentReplicas = false): Promise<{ samplesPerSec: number; steps: number }> {
   const spec = students.find((s) => s.key === key)!;
   const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
-  const trainer = await createDataParallelTrainer({
+  const opts = {
     model, workers, images: xData, targets: yData, count: rows, dims: { height: 28, width: 28, channels: 1 },
-    batchSize: batch, learningRate: 1e-3, loss: { kind: 'soft-ce' }, backend, independentReplicas,
-  });
+    batchSize: batch, learningRate: 1e-3, loss: softCe(), backend,
+  };
+  const trainer = independentReplicas ? await createInstrumentedTrainer(opts, { independentReplicas }) : await createDataParallelTrainer(opts);
   try {
     await trainer.runSteps(Math.max(1, Math.min(warmup, 2)));
     // Probe one step to size the timed run to --max-seconds.

@@ -16,9 +16,10 @@ import { softTargets } from './soft-targets.ts';
 import { makeMixupPool } from './mixup.ts';
 import { saveSentGrid } from './image-grid.ts';
 import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
-import { trainStudent, type TrainState } from '../training/trainer.ts';
+import type { TrainState } from '../training/trainer.ts';
+import { trainOnContext } from './train.ts';
+import { kdKl, softCe } from './losses.ts';
 import { predictLogits } from '../training/evaluate.ts';
-import { buildLoss, type LossSpec } from '../training/parallel/specs.ts';
 
 const kwargs = z.strictObject({
   rounds: z.number().int().positive().max(100).default(4),
@@ -78,7 +79,7 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
     const T = hard ? 1 : k.temperature;
     const C = replies.numClasses;
     const M = mixupCount(ctx);
-    const loss: LossSpec = hard ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
+    const loss = hard ? softCe() : kdKl({ temperature: T });
     let told = false;
     const rounds = M > 0 ? k.rounds : 0;
     const E = ctx.training.epochs;
@@ -114,19 +115,14 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
       const end = phaseEnd(p);
       if ((state?.epoch ?? 0) >= end) continue;
       let last: TrainState | undefined;
-      const result = await trainStudent({
-        model: ctx.model,
+      const result = await trainOnContext(ctx, {
         images: concatBlocks(images),
         targets: concatBlocks(targets),
         count,
-        dims,
-        ...ctx.training,
         epochs: end,
         // Each phase trains part of one run: the learning-rate schedule spans all E epochs.
         scheduleEpochs: E,
-        rng: ctx.rng,
-        loss: buildLoss(loss),
-        parallel: { loss },
+        loss,
         // How training runs is the same in every phase: said once.
         log: (m) => {
           if (!told) ctx.log(m);
@@ -136,8 +132,6 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
           await ctx.onEpoch({ ...e, epochs: E });
           if (e.epoch === end) last = await e.snapshot();
         },
-        onStep: (s) => ctx.onStep(s),
-        shouldStop: () => ctx.shouldStop(),
         resume: state,
       });
       samplesSeen += result.samplesSeen;

@@ -9,9 +9,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { getStudent } from '../students/index.ts';
-import { trainStudent } from '../training/trainer.ts';
 import { predictLogits } from '../training/evaluate.ts';
-import { buildHook, buildLoss, type HookSpec, type LossSpec } from '../training/parallel/specs.ts';
+import type { HookSpec, LossSpec } from '../training/step-registry.ts';
+import { trainOnContext } from './train.ts';
 import { makeMixupPool } from './mixup.ts';
 import type { MethodContext } from './method.ts';
 import { concatBlocks } from './transfer-set.ts';
@@ -57,22 +57,22 @@ export async function assistantRows(
   try {
     ctx.log(`assistant: training ${spec.key} on the ${set.count} teacher-labelled rows (${ctx.training.epochs} epochs) before the student`);
     const t0 = performance.now();
-    const result = await trainStudent({
+    // A model of its own, trained from scratch: it neither reports the run's progress nor resumes.
+    const result = await trainOnContext(ctx, {
       model,
       images: set.images,
       targets: set.targets,
       count: set.count,
       dims,
-      ...ctx.training,
       rng: rng,
-      loss: buildLoss(set.loss),
-      batchHook: set.hook && buildHook(set.hook, per, C),
-      parallel: { loss: set.loss, batchHook: set.hook },
+      loss: set.loss,
+      batchHook: set.hook,
       log: () => {},
       onEpoch: (e) => {
         if (e.epoch % 10 === 0 || e.epoch === e.epochs) ctx.log(`assistant: epoch ${e.epoch}/${e.epochs}, loss ${e.loss.toFixed(4)}`);
       },
-      shouldStop: () => ctx.shouldStop(),
+      onStep: undefined,
+      resume: undefined,
     });
     if (result.stopped) return undefined;
     // MixUp drops near-copies (extreme λ): draw until the pool is full.

@@ -24,8 +24,9 @@ import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-s
 import { makeViewPool } from './views.ts';
 import { assistantRows } from './assistant.ts';
 import { listStudents } from '../students/index.ts';
-import { trainStudent } from '../training/trainer.ts';
-import { buildHook, buildLoss, type HookSpec, type LossSpec } from '../training/parallel/specs.ts';
+import { trainOnContext } from './train.ts';
+import { kdKl, softCe } from './losses.ts';
+import { mixupHook } from './mixup.ts';
 
 const kwargs = z.strictObject({
   /** MixUp pairs M to label; default: everything the budget leaves after the N local images. */
@@ -146,8 +147,8 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const count = local.count * k.realRepeats + synthCount;
     if (k.realRepeats > 1) ctx.log(`fs-bbt: the ${local.count} local images appear ${k.realRepeats} times in the training set (${count} rows)`);
     const C = realReplies.numClasses;
-    const loss: LossSpec = T === 1 ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
-    const hook: HookSpec = { kind: 'mixup', p: k.onTheFlyMixup };
+    const loss = T === 1 ? softCe() : kdKl({ temperature: T });
+    const hook = mixupHook({ p: k.onTheFlyMixup });
     let images = concatBlocks(blocks);
     let allTargets = targets;
     let rows = count;
@@ -160,23 +161,7 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       rows += extra.count;
       assisted = ` + ${extra.count} free MixUp images labelled by a ${k.assistant} assistant`;
     }
-    const result = await trainStudent({
-      model: ctx.model,
-      images,
-      targets: allTargets,
-      count: rows,
-      dims,
-      ...ctx.training,
-      rng: ctx.rng,
-      loss: buildLoss(loss),
-      batchHook: buildHook(hook, per, C),
-      parallel: { loss, batchHook: hook },
-      log: (m) => ctx.log(m),
-      onEpoch: (e) => ctx.onEpoch(e),
-      onStep: (s) => ctx.onStep(s),
-      shouldStop: () => ctx.shouldStop(),
-      resume: ctx.resume,
-    });
+    const result = await trainOnContext(ctx, { images, targets: allTargets, count: rows, loss, batchHook: hook });
     return { ...result, targets: `${real.source}${T === 1 ? '' : ` at T=${T}`} on ${local.count} real + ${synthCount} synthetic images${assisted}` };
   },
 };

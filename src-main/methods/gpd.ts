@@ -14,11 +14,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { DistillMethod } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
-import { gpdStudentLoss, kdKlLoss, softCrossEntropy } from './losses.ts';
+import { gpdStudentLoss, kdKl, softCe } from './losses.ts';
 import { labelLocalImages } from './label-local.ts';
 import { DynamicTeacher } from './gpd-dynamic-teacher.ts';
 import { top1Note } from './transfer-set.ts';
-import { trainStudent } from '../training/trainer.ts';
+import { resolveLoss } from '../training/step-registry.ts';
+import { trainOnContext } from './train.ts';
 import { Rng } from '../util/rng.ts';
 
 const kwargs = z.strictObject({
@@ -57,18 +58,17 @@ export const gpd: DistillMethod<typeof kwargs> = {
     const hard = replies.kind === 'top-1';
     const T = hard ? 1 : k.temperature;
     const targets = softTargets(replies, T);
-    const kd = (logits: tf.Tensor2D, q: tf.Tensor2D) => (hard ? softCrossEntropy(logits, q) : kdKlLoss(logits, q, T));
+    const loss = hard ? softCe() : kdKl({ temperature: T });
+    const kd = resolveLoss(loss);
     const dt = k.dynamicTeacher ? new DynamicTeacher(ctx.model, k.widen, new Rng(ctx.rng.fork())) : undefined;
     try {
-      const result = await trainStudent({
-        model: ctx.model,
+      const result = await trainOnContext(ctx, {
         images: local.images,
         targets: targets.values,
         count: local.count,
         dims,
-        ...ctx.training,
-        rng: ctx.rng,
-        loss: kd,
+        // Without the dynamic teacher the loss alone is trained, and the worker threads can rebuild it.
+        loss,
         objective: dt && {
           variables: dt.variables,
           loss: (x, q) => {
@@ -77,17 +77,11 @@ export const gpd: DistillMethod<typeof kwargs> = {
             return tf.add(kd(d, q), gpdStudentLoss(s, q, d, { temperature: T, weight: k.dtWeight, smoothing: k.smoothing, hard })) as tf.Scalar;
           },
         },
-        // Without the dynamic teacher the loss is plain KD, which the worker threads can rebuild.
-        parallel: dt ? undefined : { loss: hard ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T } },
-        log: (m) => ctx.log(m),
         onEpoch: (e) => {
           // Evaluation and checkpoints read the zoo model: give it the current shared slice first.
           dt?.copyIntoStudent();
           return ctx.onEpoch(e);
         },
-        onStep: (s) => ctx.onStep(s),
-        shouldStop: () => ctx.shouldStop(),
-        resume: ctx.resume,
       });
       dt?.copyIntoStudent();
       return { ...result, targets: `${hard ? 'one-hot top-1' : `${targets.source} at T=${T}`}${dt ? ` + dynamic teacher ×${k.widen}` : ' (no dynamic teacher)'}` };

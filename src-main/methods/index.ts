@@ -1,5 +1,6 @@
 import './kd-soft.ts';
 import './kd-hard.ts';
+import './kd-ls.ts';
 import './fs-bbt.ts';
 import './active-mixup.ts';
 import './gpd.ts';

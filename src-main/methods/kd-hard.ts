@@ -7,8 +7,8 @@ import type { DistillMethod } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { hardTargets } from './soft-targets.ts';
 import { labelLocalImages } from './label-local.ts';
-import { trainStudent } from '../training/trainer.ts';
-import { buildLoss } from '../training/parallel/specs.ts';
+import { trainOnContext } from './train.ts';
+import { softCe } from './losses.ts';
 
 const kwargs = z.strictObject({});
 
@@ -29,21 +29,11 @@ export const kdHard: DistillMethod<typeof kwargs> = {
   async run(ctx) {
     const replies = await labelLocalImages(ctx);
     const local = ctx.local;
-    const result = await trainStudent({
-      model: ctx.model,
+    const result = await trainOnContext(ctx, {
       images: local.images,
       targets: hardTargets(replies),
       count: local.count,
-      dims: local,
-      ...ctx.training,
-      rng: ctx.rng,
-      loss: buildLoss({ kind: 'soft-ce' }),
-      parallel: { loss: { kind: 'soft-ce' } },
-      log: (m) => ctx.log(m),
-      onEpoch: (e) => ctx.onEpoch(e),
-      onStep: (s) => ctx.onStep(s),
-      shouldStop: () => ctx.shouldStop(),
-      resume: ctx.resume,
+      loss: softCe(),
     });
     return { ...result, targets: 'one-hot top-1' };
   },

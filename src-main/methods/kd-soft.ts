@@ -7,8 +7,8 @@ import type { DistillMethod } from './method.ts';
 import { registerMethod } from './registry.ts';
 import { softTargets } from './soft-targets.ts';
 import { labelLocalImages } from './label-local.ts';
-import { trainStudent } from '../training/trainer.ts';
-import { buildLoss, type LossSpec } from '../training/parallel/specs.ts';
+import { trainOnContext } from './train.ts';
+import { kdKl, softCe } from './losses.ts';
 
 const kwargs = z.strictObject({ temperature: z.number().positive().max(100).default(4) });
 
@@ -32,22 +32,11 @@ export const kdSoft: DistillMethod<typeof kwargs> = {
     const T = hard ? 1 : temperature;
     const targets = softTargets(replies, T);
     const local = ctx.local;
-    const loss: LossSpec = hard ? { kind: 'soft-ce' } : { kind: 'kd-kl', temperature: T };
-    const result = await trainStudent({
-      model: ctx.model,
+    const result = await trainOnContext(ctx, {
       images: local.images,
       targets: targets.values,
       count: local.count,
-      dims: local,
-      ...ctx.training,
-      rng: ctx.rng,
-      loss: buildLoss(loss),
-      parallel: { loss },
-      log: (m) => ctx.log(m),
-      onEpoch: (e) => ctx.onEpoch(e),
-      onStep: (s) => ctx.onStep(s),
-      shouldStop: () => ctx.shouldStop(),
-      resume: ctx.resume,
+      loss: hard ? softCe() : kdKl({ temperature: T }),
     });
     return { ...result, targets: hard ? 'one-hot top-1 (CE fallback)' : `${targets.source} at T=${T}` };
   },

@@ -1,8 +1,10 @@
 /**
  * Distillation losses. Each takes student logits [B, C] and target distributions [B, C]
- * and returns the batch mean as a scalar.
+ * and returns the batch mean as a scalar. The two that methods train students with on their own,
+ * soft cross-entropy and the KD loss, are registered as specs (softCe, kdKl) for the trainer.
  */
 import * as tf from '@tensorflow/tfjs';
+import { defineLoss } from '../training/step-registry.ts';
 
 /**
  * Hinton et al. 2015, "Distilling the Knowledge in a Neural Network":
@@ -22,6 +24,12 @@ export function kdKlLoss(studentLogits: tf.Tensor2D, softenedTargets: tf.Tensor2
 export function softCrossEntropy(studentLogits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(studentLogits)), 1))) as tf.Scalar);
 }
+
+/** `{ key: 'soft-ce' }`: softCrossEntropy as a training spec. */
+export const softCe = defineLoss(import.meta.url, 'soft-ce', () => softCrossEntropy);
+
+/** `{ key: 'kd-kl', kwargs: { temperature } }`: kdKlLoss at that temperature as a training spec. */
+export const kdKl = defineLoss(import.meta.url, 'kd-kl', ({ temperature }: { temperature: number }) => (s, q) => kdKlLoss(s, q, temperature));
 
 /**
  * Label-smoothed soft cross-entropy (Szegedy et al. 2016 smoothing applied to a soft target):

@@ -22,7 +22,7 @@ import { mekdLoss } from './losses.ts';
 import { LatentGenerator, deprivatize } from './mekd-generator.ts';
 import { saveSentGrid } from './image-grid.ts';
 import { beginTransfer, concatBlocks, labelImages, top1Note } from './transfer-set.ts';
-import { trainStudent } from '../training/trainer.ts';
+import { trainOnContext } from './train.ts';
 import type { TeacherResponses } from '../teachers/responses.ts';
 
 const kwargs = z.strictObject({
@@ -130,15 +130,11 @@ export const mekd: DistillMethod<typeof kwargs> = {
       // Targets are stored at T = 1 and softened at τ inside the loss: softmax(log q / τ).
       const tau = k.tau;
       const student = ctx.model;
-      const result = await trainStudent({
-        model: student,
+      const result = await trainOnContext(ctx, {
         images: concatBlocks(images),
         targets: concatBlocks(targets),
         count: local.count + pool,
         dims,
-        ...ctx.training,
-        rng: ctx.rng,
-        loss: () => tf.scalar(0),
         objective: {
           variables: student.trainableWeights.map((w) => w.read() as tf.Variable),
           loss: (x, q) => {
@@ -148,11 +144,6 @@ export const mekd: DistillMethod<typeof kwargs> = {
             return mekdLoss(g.generate(zs), g.generate(zt), s, tf.exp(zt) as tf.Tensor2D, tau, k.beta);
           },
         },
-        onEpoch: (e) => ctx.onEpoch(e),
-        onStep: (s) => ctx.onStep(s),
-        shouldStop: () => ctx.shouldStop(),
-        resume: ctx.resume,
-        log: (m) => ctx.log(m),
       });
       return { ...result, targets: `${hard ? 'one-hot top-1 (smoothed 0.1)' : replies.kind} at τ=${tau} on ${local.count} real + ${pool} generated images, through G` };
     } finally {

@@ -4,6 +4,7 @@
  * Active MixUp), and on the fly inside training batches, which costs no queries.
  */
 import type { Rng } from '../util/rng.ts';
+import { defineHook } from '../training/step-registry.ts';
 
 export interface MixupPool {
   images: Float32Array;
@@ -71,3 +72,6 @@ export function batchMixup(p: number, per: number, C: number): (x: Float32Array,
     }
   };
 }
+
+/** `{ key: 'mixup', kwargs: { p } }`: batchMixup as a training spec (the trainer's batch hook). */
+export const mixupHook = defineHook(import.meta.url, 'mixup', ({ p }: { p: number }, { per, C }) => batchMixup(p, per, C));

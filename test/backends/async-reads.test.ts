@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src-main/backends/select-backend.ts';
 import { getStudent } from '../../src-main/students/index.ts';
 import { trainStudent, type TrainState } from '../../src-main/training/trainer.ts';
-import { buildLoss } from '../../src-main/training/parallel/specs.ts';
+import { softCe } from '../../src-main/methods/losses.ts';
 import { predictClasses } from '../../src-main/training/evaluate.ts';
 import { exportToOnnx } from '../../src-main/export/onnx-export.ts';
 import { checkOnnxParity } from '../../src-main/export/parity.ts';
@@ -64,7 +64,7 @@ test('training, checkpoints, evaluation, export and parity read nothing synchron
   let state: TrainState | undefined;
   await trainStudent({
     model, images, targets, count, dims, epochs: 1, batchSize: 32, learningRate: 1e-3, schedule: 'cosine',
-    augment: { shift: 1, flip: false }, rng, loss: buildLoss({ kind: 'soft-ce' }), workers: 1,
+    augment: { shift: 1, flip: false }, rng, loss: softCe(), workers: 1,
     onEpoch: async (e) => void (state = await e.snapshot()),
   });
   assert.ok(state!.optimizer.length > 0);

@@ -17,7 +17,7 @@ import { absolutizeRecipe } from '../../src-main/jobs/recipe-paths.ts';
 import { Store } from '../../src-main/store/store.ts';
 import { trainStudent } from '../../src-main/training/trainer.ts';
 import { predictClasses, agreement } from '../../src-main/training/evaluate.ts';
-import { softCrossEntropy } from '../../src-main/methods/losses.ts';
+import { softCe } from '../../src-main/methods/losses.ts';
 
 let base: { recipe: Recipe; baseDir: string };
 let home: string;
@@ -50,7 +50,7 @@ async function studentAlone(r: Recipe): Promise<number> {
     const C = p.info.numClasses;
     const onehot = new Float32Array(local.count * C);
     for (let i = 0; i < local.count; i++) onehot[i * C + local.labels![i]] = 1;
-    await trainStudent({ model: p.student.model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng: p.rng, loss: softCrossEntropy });
+    await trainStudent({ model: p.student.model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng: p.rng, loss: softCe() });
     return agreement(await predictClasses(p.student.model, testSet!.images, testSet!.count, testSet!), testSet!.labels!);
   } finally {
     await p.release();
@@ -69,6 +69,7 @@ const CASES: [string, Record<string, number | boolean>][] = [
   ['active-mixup', {}],
   ['gpd', {}],
   ['mekd', { ganSteps: 100 }],
+  ['kd-ls', {}],
 ];
 
 for (const [key, kwargs] of CASES) {

@@ -9,7 +9,7 @@ import { initBackend } from '../../src-main/backends/select-backend.ts';
 import { getStudent } from '../../src-main/students/index.ts';
 import { trainStudent, type TrainSetup, type TrainState } from '../../src-main/training/trainer.ts';
 import { epochLearningRates, learningRateAt } from '../../src-main/training/schedule.ts';
-import { buildLoss, type LossSpec } from '../../src-main/training/parallel/specs.ts';
+import { kdKl } from '../../src-main/methods/losses.ts';
 import { loadDataset } from '../../src-main/data/load-dataset.ts';
 import { subset, type ImageSet } from '../../src-main/data/image-set.ts';
 import { recipeSchema } from '../../src-main/recipe/recipe-schema.ts';
@@ -17,7 +17,7 @@ import { Rng } from '../../src-main/util/rng.ts';
 
 const C = 10;
 const dims = { height: 28, width: 28, channels: 1 };
-const KD: LossSpec = { kind: 'kd-kl', temperature: 4 };
+const KD = kdKl({ temperature: 4 });
 let train: ImageSet;
 let targets: Float32Array;
 
@@ -34,7 +34,7 @@ before(async () => {
 function setup(model: tf.LayersModel, workers: number, over: Partial<TrainSetup> = {}): TrainSetup {
   return {
     model, images: train.images, targets, count: train.count, dims, epochs: 3, batchSize: 32, learningRate: 2e-3, schedule: 'cosine',
-    augment: { shift: 0, flip: false }, rng: new Rng(5), loss: buildLoss(KD), parallel: { loss: KD }, workers, ...over,
+    augment: { shift: 0, flip: false }, rng: new Rng(5), loss: KD, workers, ...over,
   };
 }
 

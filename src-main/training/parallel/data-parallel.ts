@@ -27,11 +27,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendKey } from '../../backends/select-backend.ts';
 import type { AugmentOptions } from '../augment.ts';
 import type { OptimizerWeight } from '../optimizer-state.ts';
-import { epochLearningRates } from '../schedule.ts';
-import type { TrainResult, TrainSetup, TrainState } from '../trainer.ts';
+import type { TrainSetup } from '../train-setup.ts';
+import type { StepRunner } from '../step-runner.ts';
+import { specModules, type HookSpec, type LossSpec } from '../step-registry.ts';
 import { CTL } from './shared.ts';
 import type { FromWorker, InitMessage, RunMessage, WeightValues } from './protocol.ts';
-import type { HookSpec, LossSpec } from './specs.ts';
 
 export interface DataParallelOptions {
   /** Architecture and starting weights; the model itself stays on this thread, untouched. */
@@ -54,16 +54,18 @@ export interface DataParallelOptions {
   backend?: BackendKey;
   /** How long a worker waits at a barrier for the others before giving up (default 10 minutes). */
   barrierTimeoutMs?: number;
-  /** Tests only: worker `worker` throws at global step `step`. */
-  failAt?: { worker: number; step: number };
-  /**
-   * Benchmarks only: every worker updates its own replica from its own shard's gradient, with no
-   * exchange and no barrier, so the replicas drift apart and the result is not a training run. It
-   * measures what the machine gives N threads running the same kernels side by side: the ceiling of
-   * any data-parallel scheme built on them (bench:train's "independent" column).
-   */
-  independentReplicas?: boolean;
 }
+
+/**
+ * The module each worker thread runs, in this folder, and the `workerData` it gets. Production
+ * trainers run `worker`; testing.ts starts instrumented replicas through this.
+ */
+export interface WorkerEntry {
+  name: string;
+  data?: (index: number) => unknown;
+}
+
+const WORKER: WorkerEntry = { name: 'worker' };
 
 export interface RunOptions {
   firstStep: number;
@@ -94,17 +96,17 @@ export function parallelBackend(): BackendKey | undefined {
   return name === 'wasm' || name === 'cpu' ? name : undefined;
 }
 
-function spawnWorker(): Worker {
+function spawnWorker(name: string, workerData: unknown): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     // Running from sources (CLI, tests): the worker registers tsx itself, whatever loader the
     // main thread used (tsx's --import hook or bin/distill.js's register()).
     const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./worker.ts', here).href;
+    const entry = new URL(`./${name}.ts`, here).href;
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(code, { eval: true, execArgv: [], stdout: true });
+    return new Worker(code, { eval: true, execArgv: [], stdout: true, workerData });
   }
-  return new Worker(new URL('./worker.js', here), { stdout: true });
+  return new Worker(new URL(`./${name}.js`, here), { stdout: true, workerData });
 }
 
 type Waiter = { resolve: (m: FromWorker) => void; reject: (e: Error) => void };
@@ -123,7 +125,7 @@ export class DataParallelTrainer {
   private onStep?: (step: number) => void;
   private nextStep = 0;
 
-  private constructor(private readonly opts: DataParallelOptions) {
+  private constructor(private readonly opts: DataParallelOptions, private readonly entry: WorkerEntry) {
     const { workers, count, batchSize } = opts;
     if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be a positive integer, got ${workers}`);
     if (!Number.isInteger(batchSize) || batchSize < workers) throw new Error(`batch size ${batchSize} is smaller than the ${workers} workers`);
@@ -137,8 +139,9 @@ export class DataParallelTrainer {
     this.threads = [];
   }
 
-  static async create(opts: DataParallelOptions): Promise<DataParallelTrainer> {
-    const t = new DataParallelTrainer(opts);
+  /** `entry` is for testing.ts; every other caller runs the production worker. */
+  static async create(opts: DataParallelOptions, entry: WorkerEntry = WORKER): Promise<DataParallelTrainer> {
+    const t = new DataParallelTrainer(opts, entry);
     try {
       await t.start();
     } catch (err) {
@@ -169,8 +172,9 @@ export class DataParallelTrainer {
     };
     const weights = o.model.getWeights().map((t) => ({ shape: t.shape, values: Float32Array.from(t.dataSync() as Float32Array) }));
     const topology = o.model.toJSON(null, false) as object;
+    const modules = specModules(o.loss, o.batchHook);
     for (let i = 0; i < this.workers; i++) {
-      const w = spawnWorker();
+      const w = spawnWorker(this.entry.name, this.entry.data?.(i));
       this.threads.push(w);
       // Workers write nothing to stdout on purpose, but keep a stray line off the CLI's --json stdout.
       w.stdout.pipe(process.stderr, { end: false });
@@ -184,9 +188,8 @@ export class DataParallelTrainer {
       this.threads.map((w, index) => {
         const m: InitMessage = {
           type: 'init', index, workers: this.workers, backend, topology, weights, optimizer: o.optimizer,
-          learningRate: o.learningRate, loss: o.loss, batchHook: o.batchHook, augment: o.augment ?? { shift: 0, flip: false },
+          learningRate: o.learningRate, modules, loss: o.loss, batchHook: o.batchHook, augment: o.augment ?? { shift: 0, flip: false },
           dims: o.dims, count: o.count, batchSize: o.batchSize, slotSize, barrierTimeoutMs: o.barrierTimeoutMs ?? 600_000, shared,
-          failAtStep: o.failAt?.worker === index ? o.failAt.step : undefined, independent: o.independentReplicas === true,
         };
         const reply = this.expect(index);
         w.postMessage(m);
@@ -316,15 +319,12 @@ export function setModelWeights(model: tf.LayersModel, weights: WeightValues[]):
 }
 
 /**
- * trainStudent's loop run across `workers` threads: the same epochs, callbacks, checkpoints and
- * resume as the single-core loop (trainer.ts), for a setup that carries a `parallel` description.
+ * trainStudent's steps run across `workers` threads: the epoch loop (trainer.ts) shuffles the shared
+ * order with the run's RNG and keeps the callbacks, checkpoints and resume; after every epoch the
+ * model on this thread takes worker 0's weights, and a checkpoint its Adam state.
  */
-export async function trainDataParallel(s: TrainSetup, workers: number): Promise<TrainResult> {
-  const spec = s.parallel;
-  if (!spec) throw new Error('data-parallel training needs TrainSetup.parallel');
-  const start = performance.now();
-  if (s.resume) s.rng.setState(s.resume.rngState);
-  if ((s.resume?.epoch ?? 0) >= s.epochs) return { epochsRun: 0, samplesSeen: 0, seconds: 0, stopped: false };
+export async function createDataParallelRunner(s: TrainSetup, workers: number): Promise<StepRunner> {
+  if (!s.loss || s.objective) throw new Error('data-parallel training needs a loss spec and no objective');
   const trainer = await DataParallelTrainer.create({
     model: s.model,
     workers,
@@ -334,57 +334,40 @@ export async function trainDataParallel(s: TrainSetup, workers: number): Promise
     dims: s.dims,
     batchSize: s.batchSize,
     learningRate: s.learningRate,
-    loss: spec.loss,
-    batchHook: spec.batchHook,
+    loss: s.loss,
+    batchHook: s.batchHook,
     augment: s.augment,
     optimizer: s.resume?.optimizer,
   });
   // Per-worker RNGs are drawn only when something random happens inside a step, so without
   // augmentation or a hook the run's RNG sees exactly the single-core loop's draws.
-  const random = Boolean(s.augment.shift || s.augment.flip || spec.batchHook);
+  const random = Boolean(s.augment.shift || s.augment.flip || s.batchHook);
   const steps = trainer.stepsPerEpoch;
-  let samplesSeen = 0;
-  let epochsRun = 0;
-  let stopped = false;
-  try {
-    for (let epoch = (s.resume?.epoch ?? 0) + 1; epoch <= s.epochs && !stopped; epoch++) {
-      // A stop asked for after the last step of the previous epoch: do not begin another.
-      if (trainer.stopRequested) {
-        stopped = true;
-        break;
-      }
-      const t0 = performance.now();
-      const order = trainer.order;
-      for (let i = 0; i < s.count; i++) order[i] = i;
-      s.rng.shuffle(order);
+  return {
+    stepsPerEpoch: steps,
+    order: trainer.order,
+    // A request after the last step of an epoch reaches no exchange in it.
+    get stopPending() {
+      return trainer.stopRequested;
+    },
+    async runEpoch(e) {
       const seeds = random ? Array.from({ length: workers }, () => s.rng.fork()) : undefined;
       const r = await trainer.run({
         firstStep: 0,
         steps,
         seeds,
-        learningRates: epochLearningRates(s.learningRate, s.schedule, epoch, steps, s.scheduleEpochs ?? s.epochs),
+        learningRates: e.rates,
         returnState: true,
         onStep: (step) => {
-          s.onStep?.({ epoch, step, steps });
-          if (s.shouldStop?.()) trainer.requestStop();
+          e.onStep(step);
+          if (e.shouldStop()) trainer.requestStop();
         },
       });
-      samplesSeen += r.samples;
       // The model on this thread follows the replicas, as the single-core loop's model would.
       setModelWeights(s.model, r.state!.weights);
-      if (r.stopped) {
-        stopped = true;
-        break;
-      }
-      epochsRun = epoch;
-      const state: TrainState = { epoch, rngState: s.rng.getState(), optimizer: r.state!.optimizer };
-      await s.onEpoch?.({
-        epoch, epochs: s.epochs, loss: r.lossSum / s.count, seconds: (performance.now() - t0) / 1000, samples: s.count,
-        snapshot: async () => state,
-      });
-    }
-  } finally {
-    await trainer.dispose();
-  }
-  return { epochsRun, samplesSeen, seconds: (performance.now() - start) / 1000, stopped };
+      const optimizer = r.state!.optimizer;
+      return { lossSum: r.lossSum, samples: r.samples, stopped: r.stopped, optimizer: async () => optimizer };
+    },
+    dispose: () => trainer.dispose(),
+  };
 }

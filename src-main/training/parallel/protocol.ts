@@ -2,7 +2,7 @@
 import type { BackendKey } from '../../backends/select-backend.ts';
 import type { AugmentOptions } from '../augment.ts';
 import type { OptimizerWeight } from '../optimizer-state.ts';
-import type { HookSpec, LossSpec } from './specs.ts';
+import type { HookSpec, LossSpec } from '../step-registry.ts';
 
 export interface WeightValues {
   shape: number[];
@@ -21,6 +21,8 @@ export interface InitMessage {
   /** Adam's state to continue from (a checkpoint's), or none for a fresh optimizer. */
   optimizer?: OptimizerWeight[];
   learningRate: number;
+  /** The modules that define the loss and the hook (specModules): the worker imports them first. */
+  modules: string[];
   loss: LossSpec;
   batchHook?: HookSpec;
   augment: AugmentOptions;
@@ -30,8 +32,6 @@ export interface InitMessage {
   /** Floats per worker slot: the larger of the trainable and the non-trainable weight counts. */
   slotSize: number;
   barrierTimeoutMs: number;
-  /** DataParallelOptions.independentReplicas: no exchange, no barrier (benchmarks only). */
-  independent?: boolean;
   shared: {
     images: SharedArrayBuffer;
     targets: SharedArrayBuffer;
@@ -40,8 +40,6 @@ export interface InitMessage {
     /** Two banks (alternate exchanges) of `workers` slots of `slotSize` floats. */
     slots: SharedArrayBuffer;
   };
-  /** Tests only: throw at this global step. */
-  failAtStep?: number;
 }
 
 export interface RunMessage {

@@ -1,45 +1,8 @@
 /**
- * Serialisable descriptions of what a training step computes. Closures cannot cross into worker
- * threads, so a method that wants data-parallel training names its loss and batch hook here and
- * both the single-core loop and every worker build the same functions from the same description.
+ * How many threads training runs on. (The losses and batch hooks a step computes, which used to be
+ * described here, are specs in ../step-registry.ts.)
  */
 import os from 'node:os';
-import type * as tf from '@tensorflow/tfjs';
-import { kdKlLoss, softCrossEntropy } from '../../methods/losses.ts';
-import { batchMixup } from '../../methods/mixup.ts';
-import type { Rng } from '../../util/rng.ts';
-
-export type LossSpec = { kind: 'soft-ce' } | { kind: 'kd-kl'; temperature: number };
-
-/** On-the-fly MixUp of each batch with probability `p` per row (see mixup.ts batchMixup). */
-export type HookSpec = { kind: 'mixup'; p: number };
-
-export interface ParallelSpec {
-  loss: LossSpec;
-  batchHook?: HookSpec;
-}
-
-export type BatchLossFn = (logits: tf.Tensor2D, targets: tf.Tensor2D) => tf.Scalar;
-export type BatchHookFn = (images: Float32Array, targets: Float32Array, n: number, rng: Rng) => void;
-
-export function buildLoss(spec: LossSpec): BatchLossFn {
-  switch (spec.kind) {
-    case 'soft-ce':
-      return softCrossEntropy;
-    case 'kd-kl': {
-      const T = spec.temperature;
-      return (s, q) => kdKlLoss(s, q, T);
-    }
-  }
-}
-
-/** `per` values per image, `C` per target row. */
-export function buildHook(spec: HookSpec, per: number, C: number): BatchHookFn {
-  switch (spec.kind) {
-    case 'mixup':
-      return batchMixup(spec.p, per, C);
-  }
-}
 
 /** Environment variable with the default worker count when neither the recipe nor the CLI sets one. */
 export const WORKERS_ENV_VAR = 'DISTILL_WORKERS';
