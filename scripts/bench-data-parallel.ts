@@ -45,8 +45,18 @@ async function samplesPerSecond(key: string, workers: number): Promise<number> {
   const model = getStudent(key).build({ inputShape: [28, 28, 1], numClasses: C, seed: 1 });
   const rates: number[] = [];
   await trainStudent({
-    model, images, targets, count, dims, epochs, batchSize, learningRate: 1e-3, augment: { shift: 0, flip: false },
-    rng: new Rng(2), loss, workers,
+    model,
+    images,
+    targets,
+    count,
+    dims,
+    epochs,
+    batchSize,
+    learningRate: 1e-3,
+    augment: { shift: 0, flip: false },
+    rng: new Rng(2),
+    loss,
+    workers,
     onEpoch: (e) => {
       if (e.epoch > 1) rates.push(e.samples / e.seconds);
     },
@@ -56,7 +66,14 @@ async function samplesPerSecond(key: string, workers: number): Promise<number> {
 }
 
 const workerCounts = values.workers.split(',').map(Number);
-const rows: { student: string; workers: number; samplesPerSecond: number; best: number; speedup: number; trials: number[] }[] = [];
+const rows: {
+  student: string;
+  workers: number;
+  samplesPerSecond: number;
+  best: number;
+  speedup: number;
+  trials: number[];
+}[] = [];
 for (const key of values.students.split(',')) {
   const trials = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
   for (let t = 0; t < Number(values.trials); t++) {
@@ -67,8 +84,19 @@ for (const key of values.students.split(',')) {
     const xs = trials.get(w)!;
     const sps = median(xs);
     const best = Math.max(...xs);
-    rows.push({ student: key, workers: w, samplesPerSecond: Math.round(sps), best: Math.round(best), speedup: Number((sps / base).toFixed(2)), trials: xs.map(Math.round) });
-    process.stdout.write(`${key.padEnd(16)} workers ${w}  ${sps.toFixed(0).padStart(6)} samples/s (best ${best.toFixed(0)})  ×${(sps / base).toFixed(2)}  [${xs.map((x) => x.toFixed(0)).join(' ')}]\n`);
+    rows.push({
+      student: key,
+      workers: w,
+      samplesPerSecond: Math.round(sps),
+      best: Math.round(best),
+      speedup: Number((sps / base).toFixed(2)),
+      trials: xs.map(Math.round),
+    });
+    process.stdout.write(
+      `${key.padEnd(16)} workers ${w}  ${sps.toFixed(0).padStart(6)} samples/s (best ${best.toFixed(0)})  ×${(sps / base).toFixed(2)}  [${xs.map((x) => x.toFixed(0)).join(' ')}]\n`,
+    );
   }
 }
-process.stdout.write(JSON.stringify({ backend: backend.key, simd: backend.simd, batchSize, count, epochs, rows }) + '\n');
+process.stdout.write(
+  JSON.stringify({ backend: backend.key, simd: backend.simd, batchSize, count, epochs, rows }) + '\n',
+);

@@ -40,7 +40,8 @@ for (const file of sourceFiles(path.join(root, 'src-main'))) {
     if (ts.isFunctionLike(node) && 'body' in node && node.body) {
       const start = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line;
       const end = sf.getLineAndCharacterOfPosition(node.getEnd()).line;
-      if (end - start + 1 >= 20) functions.push({ where: `${where}:${start + 1}`, name: functionName(node, sf), lines: end - start + 1 });
+      if (end - start + 1 >= 20)
+        functions.push({ where: `${where}:${start + 1}`, name: functionName(node, sf), lines: end - start + 1 });
     }
     ts.forEachChild(node, visit);
   };
@@ -53,6 +54,9 @@ console.log(`longest functions (of ${functions.length} with 20+ lines)`);
 for (const f of functions.slice(0, top)) console.log(`  ${String(f.lines).padStart(4)}  ${f.name}  ${f.where}`);
 console.log(`largest files (of ${files.length})`);
 for (const f of files.slice(0, top)) console.log(`  ${String(f.lines).padStart(4)}  ${f.where}`);
-const longLines = files.length && sourceFiles(path.join(root, 'src-main'))
-  .flatMap((f) => readFileSync(f, 'utf8').split('\n')).reduce((m, l) => Math.max(m, l.length), 0);
+const longLines =
+  files.length &&
+  sourceFiles(path.join(root, 'src-main'))
+    .flatMap((f) => readFileSync(f, 'utf8').split('\n'))
+    .reduce((m, l) => Math.max(m, l.length), 0);
 console.log(`longest line: ${longLines} characters`);

@@ -22,7 +22,17 @@ try {
 }
 const r = spawnSync(
   process.execPath,
-  [cli, '--projectDir', root, '--config', 'electron-builder.yml', `-c.electronVersion=${electronVersion}`, '--publish', 'never', ...process.argv.slice(2)],
+  [
+    cli,
+    '--projectDir',
+    root,
+    '--config',
+    'electron-builder.yml',
+    `-c.electronVersion=${electronVersion}`,
+    '--publish',
+    'never',
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(r.status ?? 1);

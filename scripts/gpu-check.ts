@@ -15,7 +15,15 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_ORDER, describeBackend, initBackend, isBackendKey, releaseBackend, type BackendChoice, type BackendKey } from '../src-main/backends/select-backend.ts';
+import {
+  BACKEND_ORDER,
+  describeBackend,
+  initBackend,
+  isBackendKey,
+  releaseBackend,
+  type BackendChoice,
+  type BackendKey,
+} from '../src-main/backends/select-backend.ts';
 import { getStudent } from '../src-main/students/index.ts';
 import { softCrossEntropy } from '../src-main/methods/losses.ts';
 import { createAdam } from '../src-main/training/optimizer.ts';
@@ -32,9 +40,16 @@ const { values } = parseArgs({
   },
 });
 
-const keys = values.backends.split(',').map((s) => s.trim()).filter(Boolean);
-for (const k of keys) if (!isBackendKey(k)) throw new Error(`--backends: '${k}' is not one of ${BACKEND_ORDER.join(', ')}`);
-const students = values.students.split(',').map((s) => s.trim()).filter(Boolean);
+const keys = values.backends
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const k of keys)
+  if (!isBackendKey(k)) throw new Error(`--backends: '${k}' is not one of ${BACKEND_ORDER.join(', ')}`);
+const students = values.students
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const batch = Number(values.batch);
 const budgetMs = Number(values.seconds) * 1000;
 const matmulN = Number(values.matmul);
@@ -53,7 +68,7 @@ function packageVersion(name: string): string | null {
 /** Deterministic inputs, made in JS so that every backend sees the same numbers. */
 function inputs(n: number): { x: Float32Array; y: Float32Array } {
   let s = 12345;
-  const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const x = new Float32Array(n * SHAPE[0] * SHAPE[1] * SHAPE[2]).map(() => next());
   const y = new Float32Array(n * CLASSES);
   for (let i = 0; i < n; i++) y[i * CLASSES + (i % CLASSES)] = 1;
@@ -87,7 +102,10 @@ async function forwardAndGrads(key: string, weights: Float32Array[] | null, n: n
     const yt = tf.tensor2d(y, [n, CLASSES]);
     const logitsT = tf.tidy(() => model.predict(xt) as tf.Tensor);
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => softCrossEntropy(model.apply(xt, { training: true }) as tf.Tensor2D, yt), vars);
+    const { value, grads } = tf.variableGrads(
+      () => softCrossEntropy(model.apply(xt, { training: true }) as tf.Tensor2D, yt),
+      vars,
+    );
     held.push(xt, yt, logitsT, value, ...Object.values(grads));
     return {
       weights: initial,
@@ -113,7 +131,11 @@ function maxAbs(a: Float32Array): number {
 }
 
 /** Runs `step` until `budgetMs` has passed (at least `min` times) after `warm` untimed runs. */
-async function timeIt(step: () => Promise<void>, warm: number, min: number): Promise<{ runs: number; msPerRun: number }> {
+async function timeIt(
+  step: () => Promise<void>,
+  warm: number,
+  min: number,
+): Promise<{ runs: number; msPerRun: number }> {
   for (let i = 0; i < warm; i++) await step();
   const t0 = performance.now();
   let runs = 0;
@@ -129,12 +151,16 @@ async function matmulBench(): Promise<{ n: number; msPerRun: number; gflops: num
   const b = tf.randomNormal([matmulN, matmulN], 0, 1, 'float32', 2);
   try {
     // Reading one element back makes each run wait for its product (and nothing more).
-    const t = await timeIt(async () => {
-      const c = tf.matMul(a, b);
-      const corner = tf.slice(c, [0, 0], [1, 1]);
-      await corner.data();
-      tf.dispose([c, corner]);
-    }, 2, 3);
+    const t = await timeIt(
+      async () => {
+        const c = tf.matMul(a, b);
+        const corner = tf.slice(c, [0, 0], [1, 1]);
+        await corner.data();
+        tf.dispose([c, corner]);
+      },
+      2,
+      3,
+    );
     return { n: matmulN, msPerRun: t.msPerRun, gflops: (2 * matmulN ** 3) / (t.msPerRun * 1e6) };
   } finally {
     tf.dispose([a, b]);
@@ -142,18 +168,27 @@ async function matmulBench(): Promise<{ n: number; msPerRun: number; gflops: num
 }
 
 /** The training loop's step: Adam on soft cross-entropy, the loss read back every step. */
-async function trainBench(key: string): Promise<{ batch: number; steps: number; msPerStep: number; samplesPerSecond: number }> {
+async function trainBench(
+  key: string,
+): Promise<{ batch: number; steps: number; msPerStep: number; samplesPerSecond: number }> {
   const model = getStudent(key).build({ inputShape: SHAPE, numClasses: CLASSES, seed: 1 });
   const opt = createAdam(1e-3);
   const { x, y } = inputs(batch);
   const xt = tf.tensor4d(x, [batch, ...SHAPE]);
   const yt = tf.tensor2d(y, [batch, CLASSES]);
   try {
-    const t = await timeIt(async () => {
-      const l = opt.minimize(() => softCrossEntropy(model.apply(xt, { training: true }) as tf.Tensor2D, yt), true) as tf.Scalar;
-      await l.data();
-      l.dispose();
-    }, 3, 2);
+    const t = await timeIt(
+      async () => {
+        const l = opt.minimize(
+          () => softCrossEntropy(model.apply(xt, { training: true }) as tf.Tensor2D, yt),
+          true,
+        ) as tf.Scalar;
+        await l.data();
+        l.dispose();
+      },
+      3,
+      2,
+    );
     return { batch, steps: t.runs, msPerStep: t.msPerRun, samplesPerSecond: (batch * 1000) / t.msPerRun };
   } finally {
     tf.dispose([xt, yt]);
@@ -169,19 +204,24 @@ interface BackendReport {
   choice?: BackendChoice;
   line?: string;
   matmul?: Awaited<ReturnType<typeof matmulBench>> | { error: string };
-  students?: Record<string, {
-    agreement?: {
-      /** Logits and gradients within 1% of the cpu's largest magnitude (float32 summation order differs). */
-      agrees: boolean;
-      loss: number;
-      lossCpu: number;
-      logitsMaxAbsDiff: number;
-      logitsMaxAbs: number;
-      gradMaxAbsDiff: number;
-      gradMaxAbs: number;
-    } | { error: string };
-    training?: Awaited<ReturnType<typeof trainBench>> | { error: string };
-  }>;
+  students?: Record<
+    string,
+    {
+      agreement?:
+        | {
+            /** Logits and gradients within 1% of the cpu's largest magnitude (float32 summation order differs). */
+            agrees: boolean;
+            loss: number;
+            lossCpu: number;
+            logitsMaxAbsDiff: number;
+            logitsMaxAbs: number;
+            gradMaxAbsDiff: number;
+            gradMaxAbs: number;
+          }
+        | { error: string };
+      training?: Awaited<ReturnType<typeof trainBench>> | { error: string };
+    }
+  >;
 }
 
 const errorOf = (err: unknown) => ({ error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
@@ -237,10 +277,14 @@ for (const key of keys as BackendKey[]) {
         gradMaxAbsDiff: Math.max(...got.grads.map((g, i) => maxAbsDiff(g, ref.grads[i]))),
         gradMaxAbs: Math.max(...ref.grads.map(maxAbs)),
       };
-      const agrees = a.logitsMaxAbsDiff <= 0.01 * a.logitsMaxAbs + 1e-6 && a.gradMaxAbsDiff <= 0.01 * a.gradMaxAbs + 1e-6
-        && Math.abs(a.loss - a.lossCpu) <= 0.01 * Math.abs(a.lossCpu) + 1e-6;
+      const agrees =
+        a.logitsMaxAbsDiff <= 0.01 * a.logitsMaxAbs + 1e-6 &&
+        a.gradMaxAbsDiff <= 0.01 * a.gradMaxAbs + 1e-6 &&
+        Math.abs(a.loss - a.lossCpu) <= 0.01 * Math.abs(a.lossCpu) + 1e-6;
       entry.agreement = { agrees, ...a };
-      log(`  ${s}: ${agrees ? 'agrees with' : 'DIFFERS from'} the cpu backend (gradients max |Δ| ${a.gradMaxAbsDiff.toExponential(1)} of ${a.gradMaxAbs.toExponential(1)})`);
+      log(
+        `  ${s}: ${agrees ? 'agrees with' : 'DIFFERS from'} the cpu backend (gradients max |Δ| ${a.gradMaxAbsDiff.toExponential(1)} of ${a.gradMaxAbs.toExponential(1)})`,
+      );
     } catch (err) {
       entry.agreement = errorOf(err);
     }
@@ -259,7 +303,16 @@ const report = {
   node: process.version,
   platform: `${process.platform}-${process.arch}`,
   cpus: os.cpus().length,
-  packages: Object.fromEntries(['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'].map((p) => [p, packageVersion(p)])),
+  packages: Object.fromEntries(
+    [
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow/tfjs-backend-webgpu',
+      'webgpu',
+      '@tensorflow/tfjs-node',
+      '@tensorflow/tfjs-node-gpu',
+    ].map((p) => [p, packageVersion(p)]),
+  ),
   settings: { batch, seconds: budgetMs / 1000, matmul: matmulN, referenceBatch: REF_BATCH, inputShape: SHAPE },
   auto,
   backends,

@@ -19,13 +19,26 @@ const IMAGES_MAGIC = 0x00000803;
 const LABELS_MAGIC = 0x00000801;
 const NUM_CLASSES = 10;
 const CLASS_NAMES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
-  'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-interface Args { src: string; out: string; seed: number; perClass: number }
+interface Args {
+  src: string;
+  out: string;
+  seed: number;
+  perClass: number;
+}
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
@@ -48,14 +61,19 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-interface Idx { dims: number[]; data: Uint8Array }
+interface Idx {
+  dims: number[];
+  data: Uint8Array;
+}
 
 function readIdx(file: string, expectedMagic: number): Idx {
   let bytes = fs.readFileSync(file);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = zlib.gunzipSync(bytes);
   const magic = bytes.readUInt32BE(0);
   if (magic !== expectedMagic) {
-    throw new Error(`${file}: magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')}`);
+    throw new Error(
+      `${file}: magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')}`,
+    );
   }
   const ndims = magic & 0xff;
   const dims: number[] = [];
@@ -63,7 +81,9 @@ function readIdx(file: string, expectedMagic: number): Idx {
   const headerLen = 4 + 4 * ndims;
   const expected = dims.reduce((a, b) => a * b, 1);
   if (bytes.length - headerLen !== expected) {
-    throw new Error(`${file}: header declares ${dims.join('x')} = ${expected} bytes, payload has ${bytes.length - headerLen}`);
+    throw new Error(
+      `${file}: header declares ${dims.join('x')} = ${expected} bytes, payload has ${bytes.length - headerLen}`,
+    );
   }
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerLen, expected) };
 }
@@ -92,7 +112,12 @@ function balancedSubset(labels: Uint8Array, perClass: number, rng: Rng): number[
   return picked.sort((a, b) => a - b);
 }
 
-interface SplitResult { count: number; perClass: number[]; sourceIndices: number[]; files: { images: string; labels: string } }
+interface SplitResult {
+  count: number;
+  perClass: number[];
+  sourceIndices: number[];
+  files: { images: string; labels: string };
+}
 
 function makeSplit(args: Args, prefix: 'train' | 't10k', rng: Rng): SplitResult {
   const imagesName = `${prefix}-images-idx3-ubyte.gz`;
@@ -173,7 +198,10 @@ function main(): void {
     },
   };
   // Indented for review, but numeric arrays stay on one line: 4,000 indices one per line would bury the rest.
-  const text = JSON.stringify(manifest, null, 2).replace(/\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]/g, (_m, body: string) => `[${body.split(/,\s*/).join(', ')}]`);
+  const text = JSON.stringify(manifest, null, 2).replace(
+    /\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]/g,
+    (_m, body: string) => `[${body.split(/,\s*/).join(', ')}]`,
+  );
   fs.writeFileSync(path.join(args.out, 'manifest.json'), text + '\n');
   fs.writeFileSync(path.join(args.out, 'README.md'), readme(args, train, test));
   console.log(`wrote ${train.count} train + ${test.count} test images to ${args.out}`);

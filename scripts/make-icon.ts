@@ -10,7 +10,8 @@ import { PNG } from 'pngjs';
 
 const S = 1024;
 const png = new PNG({ width: S, height: S });
-const disc = (x: number, y: number, cx: number, cy: number, r: number) => Math.max(0, Math.min(1, r - Math.hypot(x - cx, y - cy) + 0.5));
+const disc = (x: number, y: number, cx: number, cy: number, r: number) =>
+  Math.max(0, Math.min(1, r - Math.hypot(x - cx, y - cy) + 0.5));
 for (let y = 0; y < S; y++) {
   for (let x = 0; x < S; x++) {
     // Rounded square background (radius 180) with a vertical blue gradient.
@@ -18,10 +19,12 @@ for (let y = 0; y < S; y++) {
     const dy = Math.max(0, Math.abs(y - S / 2) - (S / 2 - 180 - 40));
     const bg = Math.max(0, Math.min(1, 180 - Math.hypot(dx, dy) + 0.5));
     const t = y / S;
-    let r = 30 + 20 * t, g = 70 + 40 * t, b = 190 + 40 * t;
+    let r = 30 + 20 * t,
+      g = 70 + 40 * t,
+      b = 190 + 40 * t;
     const teacher = disc(x, y, 420, 430, 230);
     const student = disc(x, y, 700, 700, 120);
-    const beam = x > 420 && x < 700 && Math.abs((y - 430) - (x - 420) * (270 / 280)) < 22 ? 1 : 0;
+    const beam = x > 420 && x < 700 && Math.abs(y - 430 - (x - 420) * (270 / 280)) < 22 ? 1 : 0;
     const white = Math.max(teacher, student * 0.95, beam * 0.6);
     r = r * (1 - white) + 255 * white;
     g = g * (1 - white) + 255 * white;

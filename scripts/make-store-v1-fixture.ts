@@ -19,7 +19,9 @@ db.prepare(
   `INSERT INTO runs (id, project_id, name, recipe_json, engine_version, status, summary_json, queries_spent, created_at, updated_at)
    VALUES ('20261101T100000-abcdef', 1, 'old-run', '{"version":1,"name":"old-run","student":{"key":"lenet5-half"},"method":{"key":"kd-soft"}}', '0.0.9', 'completed', '{"accuracy":0.81,"fidelity":0.84}', 2000, '2026-11-01T10:00:00.000Z', '2026-11-01T10:05:00.000Z')`,
 ).run();
-const m = db.prepare('INSERT INTO epoch_metrics (run_id, epoch, loss, accuracy, fidelity, seconds, queries) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const m = db.prepare(
+  'INSERT INTO epoch_metrics (run_id, epoch, loss, accuracy, fidelity, seconds, queries) VALUES (?, ?, ?, ?, ?, ?, ?)',
+);
 for (let e = 1; e <= 3; e++) m.run('20261101T100000-abcdef', e, 1 / e, 0.7 + e * 0.03, 0.72 + e * 0.04, 1.5, 2000);
 db.close();
 console.log(`wrote ${file}`);

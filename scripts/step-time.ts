@@ -27,17 +27,22 @@ const { values } = parseArgs({
 const backend = await initBackend({ force: 'wasm' });
 const blocks = Number(values.blocks);
 const steps = Number(values.steps);
-const rows: { student: string; batch: number; msPerStep: number; minMsPerStep: number; samplesPerSecond: number }[] = [];
+const rows: { student: string; batch: number; msPerStep: number; minMsPerStep: number; samplesPerSecond: number }[] =
+  [];
 const rng = new Rng(1);
 for (const key of values.students.split(',')) {
   const model = getStudent(key).build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   const opt = createAdam(1e-3);
   for (const batch of values.batches.split(',').map(Number)) {
-    const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, () => rng.next()), [batch, 28, 28, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: batch * 784 }, () => rng.next()),
+      [batch, 28, 28, 1],
+    );
     const labels = new Float32Array(batch * 10);
     for (let i = 0; i < batch; i++) labels[i * 10 + rng.int(10)] = 1;
     const y = tf.tensor2d(labels, [batch, 10]);
-    const step = () => opt.minimize(() => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y), true)!.dispose();
+    const step = () =>
+      opt.minimize(() => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y), true)!.dispose();
     for (let i = 0; i < 30; i++) step();
     const times: number[] = [];
     for (let b = 0; b < blocks; b++) {
@@ -48,7 +53,9 @@ for (const key of values.students.split(',')) {
     times.sort((p, q) => p - q);
     const ms = times[Math.floor(times.length / 2)];
     rows.push({ student: key, batch, msPerStep: ms, minMsPerStep: times[0], samplesPerSecond: (batch * 1000) / ms });
-    process.stdout.write(`${key.padEnd(16)} batch ${String(batch).padStart(4)}  ${ms.toFixed(2).padStart(7)} ms/step (min ${times[0].toFixed(2)})  ${((batch * 1000) / ms).toFixed(0).padStart(6)} samples/s\n`);
+    process.stdout.write(
+      `${key.padEnd(16)} batch ${String(batch).padStart(4)}  ${ms.toFixed(2).padStart(7)} ms/step (min ${times[0].toFixed(2)})  ${((batch * 1000) / ms).toFixed(0).padStart(6)} samples/s\n`,
+    );
     tf.dispose([x, y]);
   }
   opt.dispose();

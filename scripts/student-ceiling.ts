@@ -57,7 +57,8 @@ const epochs = Number(values.epochs);
 const dims = { height: train.height, width: train.width, channels: train.channels };
 const per = dims.height * dims.width * dims.channels;
 const C = 10;
-if (values.labels !== 'true' && values.labels !== 'teacher') throw new Error(`--labels must be true or teacher, got ${values.labels}`);
+if (values.labels !== 'true' && values.labels !== 'teacher')
+  throw new Error(`--labels must be true or teacher, got ${values.labels}`);
 const temperature = Number(values.temperature);
 if (!(temperature > 0)) throw new Error(`--temperature must be a positive number, got ${values.temperature}`);
 let targets: Float32Array = new Float32Array(n * C);
@@ -79,26 +80,62 @@ if (values.labels === 'teacher') {
   targets = softTargets(replies, temperature).values;
   let agree = 0;
   for (let i = 0; i < n; i++) if (replies.top1[i] === train.labels![i]) agree++;
-  labelNote = `the teacher's probabilities at T = ${temperature} (teacher right on ${(100 * agree / n).toFixed(2)}% of them)`;
+  labelNote = `the teacher's probabilities at T = ${temperature} (teacher right on ${((100 * agree) / n).toFixed(2)}% of them)`;
 } else {
   for (let i = 0; i < n; i++) targets[i * C + train.labels![i]] = 1;
 }
 const seed = Number(values.seed);
-const model = getStudent(values.student).build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: C, seed });
+const model = getStudent(values.student).build({
+  inputShape: [dims.height, dims.width, dims.channels],
+  numClasses: C,
+  seed,
+});
 const loss = values.labels === 'teacher' && temperature !== 1 ? kdKl({ temperature }) : softCe();
 const curve: number[] = [];
-if (!(LR_SCHEDULES as readonly string[]).includes(values.schedule)) throw new Error(`--schedule must be one of ${LR_SCHEDULES.join(', ')}, got ${values.schedule}`);
-console.log(`${values.student} on the first ${n} training images with ${labelNote} (${dataDir}), ${epochs} epochs, batch ${values.batch}, Adam at ${values.lr} (${values.schedule}), shift ${values.shift}${values.flip ? ', flip' : ''}, backend ${backend.key}`);
+if (!(LR_SCHEDULES as readonly string[]).includes(values.schedule))
+  throw new Error(`--schedule must be one of ${LR_SCHEDULES.join(', ')}, got ${values.schedule}`);
+console.log(
+  `${values.student} on the first ${n} training images with ${labelNote} (${dataDir}), ${epochs} epochs, batch ${values.batch}, Adam at ${values.lr} (${values.schedule}), shift ${values.shift}${values.flip ? ', flip' : ''}, backend ${backend.key}`,
+);
 const t0 = performance.now();
 await trainStudent({
-  model, images: train.images.subarray(0, n * per), targets, count: n, dims, epochs, batchSize: Number(values.batch), learningRate: Number(values.lr),
+  model,
+  images: train.images.subarray(0, n * per),
+  targets,
+  count: n,
+  dims,
+  epochs,
+  batchSize: Number(values.batch),
+  learningRate: Number(values.lr),
   schedule: values.schedule as LrSchedule,
-  augment: { shift: Number(values.shift), flip: values.flip }, rng: new Rng(seed + 1), loss,
+  augment: { shift: Number(values.shift), flip: values.flip },
+  rng: new Rng(seed + 1),
+  loss,
   onEpoch: async (e) => {
     const accuracy = agreement(await predictClasses(model, test.images, test.count, dims), test.labels!);
     curve.push(accuracy);
-    console.log(`epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  test accuracy ${(100 * accuracy).toFixed(2)}%  (${e.seconds.toFixed(1)} s)`);
+    console.log(
+      `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  test accuracy ${(100 * accuracy).toFixed(2)}%  (${e.seconds.toFixed(1)} s)`,
+    );
   },
 });
 const final = curve[curve.length - 1];
-console.log(JSON.stringify({ student: values.student, n, labels: values.labels, temperature, epochs, batch: Number(values.batch), lr: Number(values.lr), schedule: values.schedule, flip: values.flip, shift: Number(values.shift), seed, finalAccuracy: final, bestAccuracy: Math.max(...curve), curve, seconds: Math.round((performance.now() - t0) / 1000) }));
+console.log(
+  JSON.stringify({
+    student: values.student,
+    n,
+    labels: values.labels,
+    temperature,
+    epochs,
+    batch: Number(values.batch),
+    lr: Number(values.lr),
+    schedule: values.schedule,
+    flip: values.flip,
+    shift: Number(values.shift),
+    seed,
+    finalAccuracy: final,
+    bestAccuracy: Math.max(...curve),
+    curve,
+    seconds: Math.round((performance.now() - t0) / 1000),
+  }),
+);

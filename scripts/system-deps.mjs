@@ -17,7 +17,7 @@ export const SYSTEM_DEPS = [
   },
   {
     debian: 'python3-onnx',
-    usedFor: "onnx.checker on every exported model",
+    usedFor: 'onnx.checker on every exported model',
     present: () => spawnSync(DEBIAN_PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0,
   },
   {
@@ -40,7 +40,9 @@ export function requireSystemDep(debian) {
   const dep = SYSTEM_DEPS.find((d) => d.debian === debian);
   if (!dep) throw new Error(`unknown system dependency ${debian}`);
   if (!dep.present()) {
-    throw new Error(`${debian} is missing (${dep.usedFor}): \`npm test\` installs it, or run \`${installCommand([debian])}\``);
+    throw new Error(
+      `${debian} is missing (${dep.usedFor}): \`npm test\` installs it, or run \`${installCommand([debian])}\``,
+    );
   }
   found.add(debian);
 }
@@ -62,14 +64,23 @@ export function ensureSystemDeps({ log = (s) => process.stderr.write(`${s}\n`) }
   const sudo = root ? [] : canRun('sudo', ['-n', 'true']) ? ['sudo', '-n'] : undefined;
   const hasApt = canRun('apt-get', ['--version']);
   if (!hasApt || sudo === undefined || process.env.DISTILL_TEST_NO_INSTALL === '1') {
-    const reason = !hasApt ? 'this machine has no apt-get' : sudo === undefined ? 'installing needs root or sudo without a password' : 'DISTILL_TEST_NO_INSTALL=1 asks not to install them';
-    log(`The tests need these Debian packages, and ${reason}:\n${why}\nInstall them, then run npm test again:\n  ${installCommand(names)}`);
+    const reason = !hasApt
+      ? 'this machine has no apt-get'
+      : sudo === undefined
+        ? 'installing needs root or sudo without a password'
+        : 'DISTILL_TEST_NO_INSTALL=1 asks not to install them';
+    log(
+      `The tests need these Debian packages, and ${reason}:\n${why}\nInstall them, then run npm test again:\n  ${installCommand(names)}`,
+    );
     return false;
   }
   const started = Date.now();
   log(`# installing the Debian packages the tests use: ${names.join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', ...names]]) {
+  for (const args of [
+    ['apt-get', 'update', '-qq'],
+    ['apt-get', 'install', '-y', '-qq', ...names],
+  ]) {
     const [cmd, ...rest] = [...sudo, ...args];
     const r = spawnSync(cmd, rest, { env, encoding: 'utf8' });
     if (r.status !== 0) {

@@ -30,24 +30,48 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const latencyOpts = { runs: Number(values.runs), warmup: Number(values.warmup), threads: Number(values.threads), batch: 32 };
+const latencyOpts = {
+  runs: Number(values.runs),
+  warmup: Number(values.warmup),
+  threads: Number(values.threads),
+  batch: 32,
+};
 const log = (s: string) => process.stderr.write(s + '\n');
 
 const choice = await initBackend({ force: values.backend as BackendKey | undefined });
 log(describeBackend(choice));
 const train = loadDataset({ kind: 'idx', split: 'train' });
-const calibration = { images: train.images, count: Math.min(Number(values.calibration), train.count), dims: { height: 28, width: 28, channels: 1 } };
+const calibration = {
+  images: train.images,
+  count: Math.min(Number(values.calibration), train.count),
+  dims: { height: 28, width: 28, channels: 1 },
+};
 
-interface Row { student: string; params: number; mflops: number; engine: string; bytes: number | null; lat: LatencyResult; note: string }
+interface Row {
+  student: string;
+  params: number;
+  mflops: number;
+  engine: string;
+  bytes: number | null;
+  lat: LatencyResult;
+  note: string;
+}
 const rows: Row[] = [];
 for (const spec of listStudents().filter((s) => !values.students || values.students.split(',').includes(s.key))) {
   const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   const d = describeStudent(model);
   const base = { student: spec.key, params: d.params, mflops: d.flops / 1e6 };
-  rows.push({ ...base, engine: `tfjs ${choice.key}`, bytes: null, lat: await measureTfjsLatency(model, latencyOpts), note: 'reference' });
+  rows.push({
+    ...base,
+    engine: `tfjs ${choice.key}`,
+    bytes: null,
+    lat: await measureTfjsLatency(model, latencyOpts),
+    note: 'reference',
+  });
   for (const a of await exportPrecisions(model, { precisions: PRECISIONS, calibration })) {
     const lat = await measureOrtLatency(a.bytes, a.inputShape.slice(1).map(Number), latencyOpts);
-    const note = a.precision === 'int8' ? `${(await inspectOptimizedGraph(a.bytes)).integerKernels.length} int kernels` : '';
+    const note =
+      a.precision === 'int8' ? `${(await inspectOptimizedGraph(a.bytes)).integerKernels.length} int kernels` : '';
     rows.push({ ...base, engine: `ORT ${a.precision}`, bytes: a.bytes.length, lat, note });
   }
   model.dispose();
@@ -55,7 +79,9 @@ for (const spec of listStudents().filter((s) => !values.students || values.stude
 }
 
 if (values.json) {
-  process.stdout.write(JSON.stringify({ backend: choice.key, onnxruntime: ort.env.versions.common, ...latencyOpts, rows }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ backend: choice.key, onnxruntime: ort.env.versions.common, ...latencyOpts, rows }) + '\n',
+  );
 } else {
   process.stdout.write(
     `ONNX Runtime ${ort.env.versions.common} CPU, ${latencyOpts.threads} thread(s); tfjs ${tf.version.tfjs} on ${choice.key}. ` +
@@ -63,9 +89,17 @@ if (values.json) {
       table([
         ['student', 'params', 'MFLOPs', 'engine', 'size KiB', 'p50 ms', 'p95 ms', 'img/s @32', 'note'],
         ...rows.map((r) => [
-          r.student, r.params.toLocaleString('en-US'), r.mflops.toFixed(3), r.engine, r.bytes === null ? '-' : (r.bytes / 1024).toFixed(1),
-          r.lat.p50Ms.toFixed(3), r.lat.p95Ms.toFixed(3), r.lat.throughput.toFixed(0), r.note,
+          r.student,
+          r.params.toLocaleString('en-US'),
+          r.mflops.toFixed(3),
+          r.engine,
+          r.bytes === null ? '-' : (r.bytes / 1024).toFixed(1),
+          r.lat.p50Ms.toFixed(3),
+          r.lat.p95Ms.toFixed(3),
+          r.lat.throughput.toFixed(0),
+          r.note,
         ]),
-      ]) + '\n',
+      ]) +
+      '\n',
   );
 }

@@ -28,7 +28,9 @@ const data = loadDataset({ kind: 'idx', dir: resolveFashionMnistDir().dir, split
 const per = 28 * 28;
 const images = data.images.subarray(0, N * per);
 
-const server = spawn(process.execPath, [path.resolve('bin/distill.js'), 'teacher', 'serve', '--model', manifest], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [path.resolve('bin/distill.js'), 'teacher', 'serve', '--model', manifest], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const url = await new Promise<string>((resolve, reject) => {
   let buf = '';
   server.stdout!.on('data', (c: Buffer) => {
@@ -57,22 +59,47 @@ async function ortThroughput(batch: number): Promise<number> {
   return best;
 }
 
-interface Row { batch: number; concurrency: number; body: string; samplesPerSecond: number; ortSamplesPerSecond: number; ratio: number; requestBytes: number }
+interface Row {
+  batch: number;
+  concurrency: number;
+  body: string;
+  samplesPerSecond: number;
+  ortSamplesPerSecond: number;
+  ratio: number;
+  requestBytes: number;
+}
 const rows: Row[] = [];
 try {
   for (const batch of [16, 64, 256]) {
     const ort = await ortThroughput(batch);
     for (const concurrency of [1, 4]) {
       for (const binary of [false, true]) {
-        const teacher = await openTeacher('kserve-v2', { url, modelName: 'fashion-mnist-cnn', input, responseKind: 'logits', numClasses: 10, binary });
+        const teacher = await openTeacher('kserve-v2', {
+          url,
+          modelName: 'fashion-mnist-cnn',
+          input,
+          responseKind: 'logits',
+          numClasses: 10,
+          binary,
+        });
         // Warm the connection and the server's session at this batch size.
         await teacher.queryPrepared(prepared.subarray(0, batch * per), batch);
         const client = new TeacherClient(teacher, new QueryBudget(N), { maxBatch: batch, concurrency });
         const t0 = performance.now();
         await client.label(images, N, per);
         const sps = N / ((performance.now() - t0) / 1000);
-        const requestBytes = binary ? batch * per * 4 : Buffer.byteLength(JSON.stringify({ inputs: [{ data: Array.from(prepared.subarray(0, batch * per)) }] }));
-        rows.push({ batch, concurrency, body: binary ? 'binary' : 'json', samplesPerSecond: Math.round(sps), ortSamplesPerSecond: Math.round(ort), ratio: Number((sps / ort).toFixed(2)), requestBytes });
+        const requestBytes = binary
+          ? batch * per * 4
+          : Buffer.byteLength(JSON.stringify({ inputs: [{ data: Array.from(prepared.subarray(0, batch * per)) }] }));
+        rows.push({
+          batch,
+          concurrency,
+          body: binary ? 'binary' : 'json',
+          samplesPerSecond: Math.round(sps),
+          ortSamplesPerSecond: Math.round(ort),
+          ratio: Number((sps / ort).toFixed(2)),
+          requestBytes,
+        });
         await teacher.close();
       }
     }
@@ -85,9 +112,31 @@ try {
 process.stdout.write(
   table([
     ['batch', 'concurrency', 'body', 'client samples/s', 'ORT samples/s', 'ratio', 'request bytes/batch'],
-    ...rows.map((r) => [String(r.batch), String(r.concurrency), r.body, String(r.samplesPerSecond), String(r.ortSamplesPerSecond), r.ratio.toFixed(2), r.requestBytes.toLocaleString('en-US')]),
+    ...rows.map((r) => [
+      String(r.batch),
+      String(r.concurrency),
+      r.body,
+      String(r.samplesPerSecond),
+      String(r.ortSamplesPerSecond),
+      r.ratio.toFixed(2),
+      r.requestBytes.toLocaleString('en-US'),
+    ]),
   ]) + '\n',
 );
 const outDir = path.resolve('bench/out');
 mkdirSync(outDir, { recursive: true });
-writeFileSync(path.join(outDir, 'teacher.json'), JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, samples: N, rows }, null, 2));
+writeFileSync(
+  path.join(outDir, 'teacher.json'),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      node: process.version,
+      samples: N,
+      rows,
+    },
+    null,
+    2,
+  ),
+);

@@ -70,11 +70,22 @@ const yData = new Float32Array(rows * 10);
 for (let i = 0; i < rows; i++) yData[i * 10 + rng.int(10)] = 1;
 
 interface Cell {
-  student: string; params: number; backend: BackendKey; cores: number; samplesPerSec: number; steps: number; torch: number | null; ratio: number | null; peakMB: number;
+  student: string;
+  params: number;
+  backend: BackendKey;
+  cores: number;
+  samplesPerSec: number;
+  steps: number;
+  torch: number | null;
+  ratio: number | null;
+  peakMB: number;
   /** N cores only: samples/s of the N workers as independent replicas (no exchange). */
   independent?: number;
 }
-interface Skipped { backend: BackendKey; reason: string }
+interface Skipped {
+  backend: BackendKey;
+  reason: string;
+}
 const cells: Cell[] = [];
 const skipped: Skipped[] = [];
 const torchCache = new Map<string, number | null>();
@@ -82,7 +93,9 @@ const torchCache = new Map<string, number | null>();
 /** Peak RSS of this process (worker threads included), sampled while `f` runs. */
 async function withPeakRss<T>(f: () => Promise<T>): Promise<{ value: T; peakMB: number }> {
   let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 25);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
   try {
     const value = await f();
     peak = Math.max(peak, process.memoryUsage().rss);
@@ -99,7 +112,8 @@ async function singleCore(key: string): Promise<{ samplesPerSec: number; steps: 
   const opt = createAdam(1e-3);
   const x = tf.tensor4d(xData.subarray(0, batch * 784), [batch, 28, 28, 1]);
   const y = tf.tensor2d(yData.subarray(0, batch * 10), [batch, 10]);
-  const step = () => opt.minimize(() => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y), true) as tf.Scalar;
+  const step = () =>
+    opt.minimize(() => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y), true) as tf.Scalar;
   try {
     const tw = performance.now();
     for (let i = 0; i < warmup; i++) {
@@ -127,14 +141,29 @@ async function singleCore(key: string): Promise<{ samplesPerSec: number; steps: 
 }
 
 /** N cores: the data-parallel trainer, the global batch split across the workers. */
-async function multiCore(key: string, backend: BackendKey, workers: number, independentReplicas = false): Promise<{ samplesPerSec: number; steps: number }> {
+async function multiCore(
+  key: string,
+  backend: BackendKey,
+  workers: number,
+  independentReplicas = false,
+): Promise<{ samplesPerSec: number; steps: number }> {
   const spec = students.find((s) => s.key === key)!;
   const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   const opts = {
-    model, workers, images: xData, targets: yData, count: rows, dims: { height: 28, width: 28, channels: 1 },
-    batchSize: batch, learningRate: 1e-3, loss: softCe(), backend,
+    model,
+    workers,
+    images: xData,
+    targets: yData,
+    count: rows,
+    dims: { height: 28, width: 28, channels: 1 },
+    batchSize: batch,
+    learningRate: 1e-3,
+    loss: softCe(),
+    backend,
   };
-  const trainer = independentReplicas ? await createInstrumentedTrainer(opts, { independentReplicas }) : await createDataParallelTrainer(opts);
+  const trainer = independentReplicas
+    ? await createInstrumentedTrainer(opts, { independentReplicas })
+    : await createDataParallelTrainer(opts);
   try {
     await trainer.runSteps(Math.max(1, Math.min(warmup, 2)));
     // Probe one step to size the timed run to --max-seconds.
@@ -154,9 +183,27 @@ function torchReference(arch: string, threads: number): number | null {
   let result: number | null = null;
   if (existsSync(values.python!)) {
     const script = path.join(here, 'torch_reference.py');
-    const r = spawnSync(values.python!, [script, '--arch', arch, '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads)], { encoding: 'utf8' });
-    if (r.status === 0) result = (JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { samplesPerSec: number }).samplesPerSec;
-    else log(`PyTorch reference for ${arch} at ${threads} threads failed: ${(r.stderr || '').trim().split('\n').pop()}`);
+    const r = spawnSync(
+      values.python!,
+      [
+        script,
+        '--arch',
+        arch,
+        '--batch',
+        String(batch),
+        '--steps',
+        String(steps),
+        '--warmup',
+        String(warmup),
+        '--threads',
+        String(threads),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.status === 0)
+      result = (JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { samplesPerSec: number }).samplesPerSec;
+    else
+      log(`PyTorch reference for ${arch} at ${threads} threads failed: ${(r.stderr || '').trim().split('\n').pop()}`);
   }
   torchCache.set(k, result);
   return result;
@@ -181,27 +228,63 @@ for (const backend of wanted) {
     probe.dispose();
     const coreCounts = parallel && cores > 1 ? [1, cores] : [1];
     for (const n of coreCounts) {
-      const { value, peakMB } = await withPeakRss(() => (n === 1 ? singleCore(spec.key) : multiCore(spec.key, loaded, n)));
+      const { value, peakMB } = await withPeakRss(() =>
+        n === 1 ? singleCore(spec.key) : multiCore(spec.key, loaded, n),
+      );
       const torch = torchReference(spec.key, n);
       const independent = n > 1 ? (await multiCore(spec.key, loaded, n, true)).samplesPerSec : undefined;
-      cells.push({ student: spec.key, params, backend: loaded, cores: n, samplesPerSec: value.samplesPerSec, steps: value.steps, torch, ratio: torch ? value.samplesPerSec / torch : null, peakMB, independent });
-      log(`${spec.key} ${loaded} ${n} core(s): ${value.samplesPerSec.toFixed(0)} samples/s over ${value.steps} steps${torch ? `, PyTorch ${torch.toFixed(0)}` : ''}` +
-        `${independent ? `; as independent replicas ${independent.toFixed(0)}` : ''}`);
+      cells.push({
+        student: spec.key,
+        params,
+        backend: loaded,
+        cores: n,
+        samplesPerSec: value.samplesPerSec,
+        steps: value.steps,
+        torch,
+        ratio: torch ? value.samplesPerSec / torch : null,
+        peakMB,
+        independent,
+      });
+      log(
+        `${spec.key} ${loaded} ${n} core(s): ${value.samplesPerSec.toFixed(0)} samples/s over ${value.steps} steps${torch ? `, PyTorch ${torch.toFixed(0)}` : ''}` +
+          `${independent ? `; as independent replicas ${independent.toFixed(0)}` : ''}`,
+      );
     }
   }
 }
 
 /** The demo (`distill demo`), in its own process with a scratch home, timed from spawn to exit. */
-function demoEndToEnd(): { seconds: number; accuracy: number | null; workers: number; backend: string | null; ok: boolean; error?: string } {
+function demoEndToEnd(): {
+  seconds: number;
+  accuracy: number | null;
+  workers: number;
+  backend: string | null;
+  ok: boolean;
+  error?: string;
+} {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-bench-demo-'));
   const workers = cores;
   try {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'distill.js'), 'demo', '--json', '--home', home, '--workers', String(workers)], {
-      encoding: 'utf8', cwd: root, env: { ...process.env, DISTILL_BACKEND: 'wasm' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(root, 'bin', 'distill.js'), 'demo', '--json', '--home', home, '--workers', String(workers)],
+      {
+        encoding: 'utf8',
+        cwd: root,
+        env: { ...process.env, DISTILL_BACKEND: 'wasm' },
+      },
+    );
     const seconds = (performance.now() - t0) / 1000;
-    if (r.status !== 0) return { seconds, accuracy: null, workers, backend: null, ok: false, error: (r.stderr || '').trim().split('\n').pop() };
+    if (r.status !== 0)
+      return {
+        seconds,
+        accuracy: null,
+        workers,
+        backend: null,
+        ok: false,
+        error: (r.stderr || '').trim().split('\n').pop(),
+      };
     const line = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { accuracy?: number; backend?: string };
     return { seconds, accuracy: line.accuracy ?? null, workers, backend: line.backend ?? null, ok: true };
   } finally {
@@ -210,7 +293,10 @@ function demoEndToEnd(): { seconds: number; accuracy: number | null; workers: nu
 }
 
 const demo = values['no-demo'] ? null : demoEndToEnd();
-if (demo) log(`demo: ${demo.ok ? `${demo.seconds.toFixed(1)} s, accuracy ${((demo.accuracy ?? 0) * 100).toFixed(2)} %` : `failed: ${demo.error}`}`);
+if (demo)
+  log(
+    `demo: ${demo.ok ? `${demo.seconds.toFixed(1)} s, accuracy ${((demo.accuracy ?? 0) * 100).toFixed(2)} %` : `failed: ${demo.error}`}`,
+  );
 
 const fmt = (x: number | null, d = 0) => (x === null ? 'n/a' : x.toFixed(d));
 const oneCore = (c: Cell) => cells.find((o) => o.student === c.student && o.backend === c.backend && o.cores === 1);
@@ -222,15 +308,38 @@ process.stdout.write(
   `\ntraining throughput, batch ${batch} (split across the cores), up to ${steps} timed steps or ${maxSeconds} s after ${warmup} warm-up; ` +
     `PyTorch CPU at the same thread count, same run\n` +
     table([
-      ['student', 'params', 'backend', 'cores', 'samples/s', 'vs 1 core', 'independent, vs 1 core', 'exchange', 'PyTorch samples/s', 'ours/PyTorch', 'peak RSS MB'],
+      [
+        'student',
+        'params',
+        'backend',
+        'cores',
+        'samples/s',
+        'vs 1 core',
+        'independent, vs 1 core',
+        'exchange',
+        'PyTorch samples/s',
+        'ours/PyTorch',
+        'peak RSS MB',
+      ],
       ...cells.map((c) => [
-        c.student, String(c.params), c.backend, String(c.cores), fmt(c.samplesPerSec), speedup(c),
-        c.independent ? speedup(c, c.independent) : '', c.independent ? `${((100 * c.samplesPerSec) / c.independent).toFixed(0)} %` : '',
-        fmt(c.torch), fmt(c.ratio, 3), fmt(c.peakMB),
+        c.student,
+        String(c.params),
+        c.backend,
+        String(c.cores),
+        fmt(c.samplesPerSec),
+        speedup(c),
+        c.independent ? speedup(c, c.independent) : '',
+        c.independent ? `${((100 * c.samplesPerSec) / c.independent).toFixed(0)} %` : '',
+        fmt(c.torch),
+        fmt(c.ratio, 3),
+        fmt(c.peakMB),
       ]),
     ]) +
     '\n' +
     (skipped.length ? `not available here: ${skipped.map((s) => `${s.backend} (${s.reason})`).join('; ')}\n` : '') +
-    (demo ? `demo distillation end to end (${demo.workers} workers, wasm): ${demo.ok ? `${demo.seconds.toFixed(1)} s, test accuracy ${((demo.accuracy ?? 0) * 100).toFixed(2)} %` : `failed: ${demo.error}`}\n` : ''),
+    (demo
+      ? `demo distillation end to end (${demo.workers} workers, wasm): ${demo.ok ? `${demo.seconds.toFixed(1)} s, test accuracy ${((demo.accuracy ?? 0) * 100).toFixed(2)} %` : `failed: ${demo.error}`}\n`
+      : ''),
 );
-if (values.json) process.stdout.write(JSON.stringify({ batch, steps, warmup, maxSeconds, cores, cells, skipped, demo }) + '\n');
+if (values.json)
+  process.stdout.write(JSON.stringify({ batch, steps, warmup, maxSeconds, cores, cells, skipped, demo }) + '\n');

@@ -49,10 +49,20 @@ export const runRequestSchema = z.strictObject({
   project: name,
   name,
   teacher: teacherConnectionSchema,
-  data: z.strictObject({ source: dataSourceSchema, n: z.number().int().min(10).max(1_000_000), testLimit: z.number().int().min(0).max(100_000) }),
+  data: z.strictObject({
+    source: dataSourceSchema,
+    n: z.number().int().min(10).max(1_000_000),
+    testLimit: z.number().int().min(0).max(100_000),
+  }),
   student: z.string().min(1).max(80),
-  method: z.strictObject({ key: z.string().min(1).max(80), kwargs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])) }),
-  budget: z.strictObject({ queries: z.number().int().min(0).max(100_000_000), pricePer1000: z.number().min(0).max(1e6) }),
+  method: z.strictObject({
+    key: z.string().min(1).max(80),
+    kwargs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  }),
+  budget: z.strictObject({
+    queries: z.number().int().min(0).max(100_000_000),
+    pricePer1000: z.number().min(0).max(1e6),
+  }),
   training: z.strictObject({
     epochs: z.number().int().min(1).max(1000),
     batchSize: z.number().int().min(1).max(4096),
@@ -73,9 +83,21 @@ export const API = {
   'secrets:set': z.strictObject({ key: z.string().min(1).max(200), token: z.string().min(1).max(8192) }),
   'teacher:test': teacherConnectionSchema,
   'data:inspect': z.strictObject({ source: dataSourceSchema, samples: z.number().int().min(0).max(64).default(24) }),
-  'students:list': z.strictObject({ height: z.number().int().min(1).max(512), width: z.number().int().min(1).max(512), channels: z.number().int().min(1).max(4), numClasses: z.number().int().min(2).max(10000) }),
+  'students:list': z.strictObject({
+    height: z.number().int().min(1).max(512),
+    width: z.number().int().min(1).max(512),
+    channels: z.number().int().min(1).max(4),
+    numClasses: z.number().int().min(2).max(10000),
+  }),
   'methods:list': empty,
-  'methods:plan': z.strictObject({ method: z.string().min(1).max(80), kwargs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])), n: z.number().int().min(1), responseKind: z.enum(['logits', 'probabilities', 'top-k', 'top-1']), budget: z.number().int().min(0), pricePer1000: z.number().min(0) }),
+  'methods:plan': z.strictObject({
+    method: z.string().min(1).max(80),
+    kwargs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+    n: z.number().int().min(1),
+    responseKind: z.enum(['logits', 'probabilities', 'top-k', 'top-1']),
+    budget: z.number().int().min(0),
+    pricePer1000: z.number().min(0),
+  }),
   'runs:start': runRequestSchema,
   'runs:pause': z.strictObject({ runId }),
   /** `budget` raises the run's query budget first (never lowers it), e.g. after billed failures used it up. */
@@ -85,7 +107,13 @@ export const API = {
   'runs:get': z.strictObject({ runId }),
   'runs:evaluate': z.strictObject({ runId }),
   'runs:artifacts': z.strictObject({ runId }),
-  'export:bundle': z.strictObject({ runId, precisions: z.array(z.enum(['fp32', 'fp16', 'int8'])).min(1).max(3) }),
+  'export:bundle': z.strictObject({
+    runId,
+    precisions: z
+      .array(z.enum(['fp32', 'fp16', 'int8']))
+      .min(1)
+      .max(3),
+  }),
 } as const;
 
 export type ApiChannel = keyof typeof API;
@@ -185,7 +213,15 @@ export interface Evaluation {
   /** Reliability bins of the student's top-1 confidence. */
   calibration: { lo: number; hi: number; count: number; accuracy: number; confidence: number }[];
   ece: number;
-  samples: { pixels: string; height: number; width: number; channels: number; label: number; student: number; teacher: number | null }[];
+  samples: {
+    pixels: string;
+    height: number;
+    width: number;
+    channels: number;
+    label: number;
+    student: number;
+    teacher: number | null;
+  }[];
 }
 
 export interface BundleInfo {
@@ -229,7 +265,19 @@ export type UiRunEvent =
   | { type: 'log'; message: string }
   | { type: 'label-progress'; done: number; total: number; spent: number; limit: number; etaSeconds: number }
   | { type: 'step'; epoch: number; epochs: number; step: number; steps: number; etaSeconds: number }
-  | { type: 'epoch'; metrics: { epoch: number; loss: number; accuracy: number; fidelity: number; seconds: number; samplesPerSecond: number; queries: number }; etaSeconds: number };
+  | {
+      type: 'epoch';
+      metrics: {
+        epoch: number;
+        loss: number;
+        accuracy: number;
+        fidelity: number;
+        seconds: number;
+        samplesPerSecond: number;
+        queries: number;
+      };
+      etaSeconds: number;
+    };
 
 export function isApiChannel(x: unknown): x is ApiChannel {
   return typeof x === 'string' && Object.prototype.hasOwnProperty.call(API, x);
@@ -242,10 +290,17 @@ export class ContractError extends DistillError {
 }
 
 /** Checks channel and payload against the contract; returns the parsed payload or throws ContractError. */
-export function parseRequest<C extends ApiChannel>(channel: unknown, payload: unknown): { channel: C; request: ApiParsedRequest<C> } {
-  if (!isApiChannel(channel)) throw new ContractError(`unknown API channel ${JSON.stringify(String(channel)).slice(0, 80)}`);
+export function parseRequest<C extends ApiChannel>(
+  channel: unknown,
+  payload: unknown,
+): { channel: C; request: ApiParsedRequest<C> } {
+  if (!isApiChannel(channel))
+    throw new ContractError(`unknown API channel ${JSON.stringify(String(channel)).slice(0, 80)}`);
   const r = API[channel].safeParse(payload ?? {});
-  if (!r.success) throw new ContractError(`${channel}: ${r.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new ContractError(
+      `${channel}: ${r.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')}`,
+    );
   return { channel: channel as C, request: r.data as ApiParsedRequest<C> };
 }
 

@@ -30,7 +30,13 @@ function createWindow(): BrowserWindow {
     width: 1200,
     height: 850,
     show: false,
-    webPreferences: { contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, preload: path.join(here, 'preload.cjs') },
+    webPreferences: {
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      preload: path.join(here, 'preload.cjs'),
+    },
   });
   const id = win.webContents.id;
   windows.set(id, win);
@@ -41,15 +47,23 @@ function createWindow(): BrowserWindow {
 }
 
 /** Shell requests: native dialogs and the file manager, after the same sender and schema checks. */
-async function handleShell(service: ApiService, event: IpcMainInvokeEvent, channel: unknown, payload: unknown): Promise<unknown> {
+async function handleShell(
+  service: ApiService,
+  event: IpcMainInvokeEvent,
+  channel: unknown,
+  payload: unknown,
+): Promise<unknown> {
   checkSender(event, isOurWindow);
-  if (typeof channel !== 'string' || !Object.prototype.hasOwnProperty.call(SHELL_API, channel)) throw new ContractError('unknown shell channel');
+  if (typeof channel !== 'string' || !Object.prototype.hasOwnProperty.call(SHELL_API, channel))
+    throw new ContractError('unknown shell channel');
   const parsed = SHELL_API[channel as keyof typeof SHELL_API].safeParse(payload);
   if (!parsed.success) throw new ContractError(`${channel}: ${parsed.error.message}`);
   const win = BrowserWindow.fromWebContents(event.sender) ?? undefined;
   const req = parsed.data as { title?: string; runId?: string };
   if (channel === 'shell:pick-folder') {
-    const r = win ? await dialog.showOpenDialog(win, { title: req.title, properties: ['openDirectory'] }) : await dialog.showOpenDialog({ properties: ['openDirectory'] });
+    const r = win
+      ? await dialog.showOpenDialog(win, { title: req.title, properties: ['openDirectory'] })
+      : await dialog.showOpenDialog({ properties: ['openDirectory'] });
     return r.canceled ? null : r.filePaths[0];
   }
   const dir = service.bundleDir(service.store.getRun(req.runId ?? '').id);
@@ -57,7 +71,10 @@ async function handleShell(service: ApiService, event: IpcMainInvokeEvent, chann
     shell.showItemInFolder(dir);
     return null;
   }
-  const r = await dialog.showSaveDialog({ defaultPath: `distill-bundle-${req.runId}.tar.gz`, filters: [{ name: 'Bundle', extensions: ['tar.gz'] }] });
+  const r = await dialog.showSaveDialog({
+    defaultPath: `distill-bundle-${req.runId}.tar.gz`,
+    filters: [{ name: 'Bundle', extensions: ['tar.gz'] }],
+  });
   if (r.canceled || !r.filePath) return null;
   writeFileSync(r.filePath, tarGzFolder(dir, `distill-bundle-${req.runId}`));
   return r.filePath;
@@ -83,10 +100,19 @@ app.whenReady().then(() => {
   const home = (process.env.DISTILL_HOME ??= app.getPath('userData'));
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, done) => done(false));
   serveRenderer();
-  const service = createApiService({ home, vault: new SafeStorageVault(app.getPath('userData')), runs: new RunManager(home, launchUtilityWorker) });
+  const service = createApiService({
+    home,
+    vault: new SafeStorageVault(app.getPath('userData')),
+    runs: new RunManager(home, launchUtilityWorker),
+  });
   // Both answer an ApiReply rather than throw: Electron would pass a thrown error's message only.
   ipcMain.handle(IPC.api, replyOrFailure(guardIpc({ isOurWindow, dispatch: (c, r) => service.dispatch(c, r) })));
-  ipcMain.handle(IPC.shell, replyOrFailure((event: IpcMainInvokeEvent, channel: unknown, payload: unknown) => handleShell(service, event, channel, payload)));
+  ipcMain.handle(
+    IPC.shell,
+    replyOrFailure((event: IpcMainInvokeEvent, channel: unknown, payload: unknown) =>
+      handleShell(service, event, channel, payload),
+    ),
+  );
   service.runs.onPush((p: RunPush) => {
     for (const w of windows.values()) w.webContents.send(IPC.runPush, p);
   });

@@ -20,7 +20,10 @@ export class SecretStore {
 
   /** Stores `token` for a teacher identity; refuses where the OS offers no encryption. */
   set(teacherKey: string, token: string): void {
-    if (!safeStorage.isEncryptionAvailable()) throw new Error('the operating system offers no secure storage; use an environment variable with the CLI instead');
+    if (!safeStorage.isEncryptionAvailable())
+      throw new Error(
+        'the operating system offers no secure storage; use an environment variable with the CLI instead',
+      );
     const all = this.read();
     all[teacherKey] = safeStorage.encryptString(token).toString('base64');
     writeFileSync(`${this.file}.tmp`, JSON.stringify(all), { mode: 0o600 });

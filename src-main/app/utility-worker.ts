@@ -5,7 +5,12 @@ import { RUN_WORKER, WORKER_EXEC_ARGV } from '../worker/run-manager.ts';
 import type { WorkerMessage } from '../worker/worker-messages.ts';
 
 export const launchUtilityWorker: LaunchWorker = (env) => {
-  const child = utilityProcess.fork(RUN_WORKER, [], { execArgv: WORKER_EXEC_ARGV, env: { ...process.env, ...env }, serviceName: 'Distill training', stdio: 'inherit' });
+  const child = utilityProcess.fork(RUN_WORKER, [], {
+    execArgv: WORKER_EXEC_ARGV,
+    env: { ...process.env, ...env },
+    serviceName: 'Distill training',
+    stdio: 'inherit',
+  });
   return {
     send: (cmd) => child.postMessage(cmd),
     onMessage: (cb) => child.on('message', (m) => cb(m as WorkerMessage)),

@@ -33,7 +33,8 @@ function float32(t: tf.TensorInfo | undefined, kernel: string, name: string): tf
 
 function channelsOf(x: tf.TensorInfo, kernel: string): { C: number; M: number } {
   const C = x.shape[x.shape.length - 1];
-  if (x.shape.length < 2 || !(C > 0)) throw new Error(`${kernel}: expected a tensor with channels last, got shape [${x.shape.join(', ')}]`);
+  if (x.shape.length < 2 || !(C > 0))
+    throw new Error(`${kernel}: expected a tensor with channels last, got shape [${x.shape.join(', ')}]`);
   return { C, M: tf.util.sizeFromShape(x.shape) / C };
 }
 
@@ -45,7 +46,20 @@ interface Passes {
   maskGrad(dy: number, x: number, out: number, n: number, lo: number, hi: number): void;
   pad1(x: number, xp: number, N: number, H: number, W: number, Hp: number, Wp: number, top: number, left: number): void;
   planar(g: number, gT: number, N: number, P: number, C: number): void;
-  filterGradC1(xp: number, gT: number, acc: number, out: number, N: number, Hp: number, Wp: number, Ho: number, Wo: number, C: number, KH: number, KW: number): void;
+  filterGradC1(
+    xp: number,
+    gT: number,
+    acc: number,
+    out: number,
+    N: number,
+    Hp: number,
+    Wp: number,
+    Ho: number,
+    Wo: number,
+    C: number,
+    KH: number,
+    KW: number,
+  ): void;
 }
 
 interface BackendWithHeap extends WasmBackendLike {
@@ -115,7 +129,10 @@ function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {
   const moving = movingMean != null || movingVariance != null;
   const momentum = Number((args.attrs as { momentum?: number } | undefined)?.momentum);
   if (moving) {
-    for (const [name, t] of [['movingMean', movingMean], ['movingVariance', movingVariance]] as const) {
+    for (const [name, t] of [
+      ['movingMean', movingMean],
+      ['movingVariance', movingVariance],
+    ] as const) {
       const v = float32(t, k, name);
       if (v.shape.length !== 1 || v.shape[0] !== C) throw new Error(`${k}: ${name} must have shape [${C}]`);
     }
@@ -123,7 +140,10 @@ function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {
   }
   const backend = args.backend as BackendWithHeap;
   const f = requirePasses(backend, k);
-  const outs = [backend.makeOutput(x.shape.slice(), 'float32'), ...Array.from({ length: moving ? 5 : 3 }, () => backend.makeOutput([C], 'float32'))];
+  const outs = [
+    backend.makeOutput(x.shape.slice(), 'float32'),
+    ...Array.from({ length: moving ? 5 : 3 }, () => backend.makeOutput([C], 'float32')),
+  ];
   const tmp = scratch(backend, C);
   try {
     // Views of the heap only after every makeOutput, which may grow (and so move) it.
@@ -172,10 +192,15 @@ function batchNormTrainGrad(args: KernelArgs): tf.TensorInfo[] {
   const x = float32(args.inputs.x, k, 'x');
   const [meanT, invT, gammaT] = (['mean', 'invStd', 'gamma'] as const).map((n) => float32(args.inputs[n], k, n));
   const { C, M } = channelsOf(x, k);
-  if (!tf.util.arraysEqual(dy.shape, x.shape)) throw new Error(`${k}: dy [${dy.shape.join(', ')}] and x [${x.shape.join(', ')}] differ`);
+  if (!tf.util.arraysEqual(dy.shape, x.shape))
+    throw new Error(`${k}: dy [${dy.shape.join(', ')}] and x [${x.shape.join(', ')}] differ`);
   const backend = args.backend as BackendWithHeap;
   const f = requirePasses(backend, k);
-  const outs = [backend.makeOutput(x.shape.slice(), 'float32'), backend.makeOutput([C], 'float32'), backend.makeOutput([C], 'float32')];
+  const outs = [
+    backend.makeOutput(x.shape.slice(), 'float32'),
+    backend.makeOutput([C], 'float32'),
+    backend.makeOutput([C], 'float32'),
+  ];
   const tmp = scratch(backend, C);
   try {
     const at = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t);
@@ -210,9 +235,11 @@ function batchNormTrainGrad(args: KernelArgs): tf.TensorInfo[] {
 function maskGrad(args: KernelArgs): tf.TensorInfo {
   const dy = float32(args.inputs.dy, MASK_GRAD, 'dy');
   const x = float32(args.inputs.x, MASK_GRAD, 'x');
-  if (!tf.util.arraysEqual(dy.shape, x.shape)) throw new Error(`${MASK_GRAD}: dy [${dy.shape.join(', ')}] and x [${x.shape.join(', ')}] differ`);
+  if (!tf.util.arraysEqual(dy.shape, x.shape))
+    throw new Error(`${MASK_GRAD}: dy [${dy.shape.join(', ')}] and x [${x.shape.join(', ')}] differ`);
   const { lo, hi } = (args.attrs ?? {}) as { lo?: number; hi?: number };
-  if (typeof lo !== 'number' || typeof hi !== 'number' || !(lo <= hi)) throw new Error(`${MASK_GRAD}: attrs lo <= hi are required`);
+  if (typeof lo !== 'number' || typeof hi !== 'number' || !(lo <= hi))
+    throw new Error(`${MASK_GRAD}: attrs lo <= hi are required`);
   const backend = args.backend as BackendWithHeap;
   const f = requirePasses(backend, MASK_GRAD);
   const out = backend.makeOutput(x.shape.slice(), 'float32');
@@ -223,7 +250,16 @@ function maskGrad(args: KernelArgs): tf.TensorInfo {
 
 /** A stride-1 convolution of a one-channel input: x [N, H, W, 1], dy [N, Ho, Wo, C], filter KH x KW, padding top/left. */
 export interface OneChannelConv {
-  N: number; H: number; W: number; Ho: number; Wo: number; C: number; KH: number; KW: number; top: number; left: number;
+  N: number;
+  H: number;
+  W: number;
+  Ho: number;
+  Wo: number;
+  C: number;
+  KH: number;
+  KW: number;
+  top: number;
+  left: number;
 }
 
 /**
@@ -232,13 +268,27 @@ export interface OneChannelConv {
  * product per (image, channel, tap) over the output plane. Undefined where the heap cannot be
  * reached or the shape is not one it covers; the caller then keeps the composed kernel.
  */
-export function oneChannelFilterGrad(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, s: OneChannelConv): tf.TensorInfo | undefined {
+export function oneChannelFilterGrad(
+  backend: unknown,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  s: OneChannelConv,
+): tf.TensorInfo | undefined {
   const b = backend as BackendWithHeap;
   const f = heapPasses(b);
   const Hp = s.Ho + s.KH - 1;
   const Wp = s.Wo + s.KW - 1;
   // Input rows or columns past the padded plane are never read by a stride-1 filter of this size.
-  if (!f || x.dtype !== 'float32' || dy.dtype !== 'float32' || s.top + s.H > Hp || s.left + s.W > Wp || s.top < 0 || s.left < 0) return undefined;
+  if (
+    !f ||
+    x.dtype !== 'float32' ||
+    dy.dtype !== 'float32' ||
+    s.top + s.H > Hp ||
+    s.left + s.W > Wp ||
+    s.top < 0 ||
+    s.left < 0
+  )
+    return undefined;
   const taps = s.KH * s.KW * s.C;
   const out = b.makeOutput([s.KH, s.KW, 1, s.C], 'float32');
   // 2·taps floats of float64 sums first (8-byte aligned like every heap block), then the planes.
@@ -259,7 +309,8 @@ export function oneChannelFilterGrad(backend: unknown, x: tf.TensorInfo, dy: tf.
 
 /** dy masked to lo < x <= hi with one kernel where the backend has it; undefined where it has not. */
 export function maskedGradient(dy: tf.Tensor, x: tf.Tensor, lo: number, hi: number): tf.Tensor | undefined {
-  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || tf.getKernel(MASK_GRAD, tf.getBackend()) == null) return undefined;
+  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || tf.getKernel(MASK_GRAD, tf.getBackend()) == null)
+    return undefined;
   return tf.engine().runKernel(MASK_GRAD, { dy, x }, { lo, hi }) as tf.Tensor;
 }
 
@@ -274,9 +325,17 @@ const gradient: tf.GradConfig = {
     // One kernel gives all three, so it runs here rather than in the closures: the tape calls each
     // closure in its own tidy, which would dispose the two parts that closure does not return.
     // Parts nobody asks for are disposed with the rest of the backward pass.
-    const [dx, dGamma, dBeta] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, { dy, x, mean, invStd, gamma }) as tf.Tensor[];
+    const [dx, dGamma, dBeta] = tf
+      .engine()
+      .runKernel(BATCH_NORM_TRAIN_GRAD, { dy, x, mean, invStd, gamma }) as tf.Tensor[];
     // The moving statistics (when given) are layer state, not on any path to the loss.
-    return { x: () => dx, gamma: () => dGamma, beta: () => dBeta, movingMean: () => tf.zerosLike(mean), movingVariance: () => tf.zerosLike(mean) };
+    return {
+      x: () => dx,
+      gamma: () => dGamma,
+      beta: () => dBeta,
+      movingMean: () => tf.zerosLike(mean),
+      movingVariance: () => tf.zerosLike(mean),
+    };
   },
 };
 
@@ -291,8 +350,16 @@ export function registerHeapKernels(): void {
   if (registered) return;
   registered = true;
   if (!heapPasses(tf.findBackend('wasm'))) return;
-  tf.registerKernel({ kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGrad as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: BATCH_NORM_TRAIN,
+    backendName: 'wasm',
+    kernelFunc: batchNormTrain as unknown as tf.KernelFunc,
+  });
+  tf.registerKernel({
+    kernelName: BATCH_NORM_TRAIN_GRAD,
+    backendName: 'wasm',
+    kernelFunc: batchNormTrainGrad as unknown as tf.KernelFunc,
+  });
   tf.registerKernel({ kernelName: MASK_GRAD, backendName: 'wasm', kernelFunc: maskGrad as unknown as tf.KernelFunc });
   if (tf.getGradient(BATCH_NORM_TRAIN) == null) tf.registerGradient(gradient);
 }

@@ -3,7 +3,11 @@
 /** The first non-empty line of an error's message, at most 200 characters. */
 export function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const line = msg.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'unknown error';
+  const line =
+    msg
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.length > 0) ?? 'unknown error';
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 

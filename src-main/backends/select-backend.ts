@@ -75,7 +75,8 @@ export function isBackendKey(v: string): v is BackendKey {
   return (BACKEND_ORDER as readonly string[]).includes(v);
 }
 
-type LoadResult = { ok: true; tfBackend: string; reason: string; simd?: boolean; gpu?: GpuInfo } | { ok: false; reason: string };
+type LoadResult =
+  { ok: true; tfBackend: string; reason: string; simd?: boolean; gpu?: GpuInfo } | { ok: false; reason: string };
 
 /**
  * tfjs-node(-gpu) 4.22 calls util.isNullOrUndefined, which Node 23 removed; without it the
@@ -111,7 +112,10 @@ async function loadNative(key: 'tfjs-node-gpu' | 'tfjs-node'): Promise<LoadResul
   // The package registers 'tensorflow' with the tfjs-core copy it resolves; if that is not our
   // copy (version mismatch, nested node_modules) our engine never sees the backend.
   if (tf.findBackendFactory('tensorflow') == null) {
-    return { ok: false, reason: `${pkg} loaded but registered no 'tensorflow' backend with this @tensorflow/tfjs (duplicate tfjs-core?)` };
+    return {
+      ok: false,
+      reason: `${pkg} loaded but registered no 'tensorflow' backend with this @tensorflow/tfjs (duplicate tfjs-core?)`,
+    };
   }
   const res = await trySetBackend('tensorflow', `${pkg} loaded`);
   if (!res.ok) return res;
@@ -119,17 +123,26 @@ async function loadNative(key: 'tfjs-node-gpu' | 'tfjs-node'): Promise<LoadResul
   const backend = tf.backend() as unknown as NodeBackendLike;
   if (gpuPackage) {
     if (backend.isGPUPackage === false) {
-      return { ok: false, reason: `the 'tensorflow' backend already loaded comes from @tensorflow/tfjs-node (CPU build), not ${pkg}` };
+      return {
+        ok: false,
+        reason: `the 'tensorflow' backend already loaded comes from @tensorflow/tfjs-node (CPU build), not ${pkg}`,
+      };
     }
     // tfjs-node-gpu falls back to the CPU when TensorFlow lists no GPU device (no driver, no
     // CUDA/cuDNN libraries of the right version): a GPU backend that is not one.
     if (backend.isUsingGpuDevice === false) {
-      return { ok: false, reason: `loaded, but TensorFlow found no usable CUDA GPU and would run on the CPU (${CUDA_NEEDS})` };
+      return {
+        ok: false,
+        reason: `loaded, but TensorFlow found no usable CUDA GPU and would run on the CPU (${CUDA_NEEDS})`,
+      };
     }
     return backend.isUsingGpuDevice === true ? { ...res, gpu: { api: 'cuda' } } : res;
   }
   if (backend.isGPUPackage === true) {
-    return { ...res, reason: `${pkg} loaded; the 'tensorflow' backend is the one @tensorflow/tfjs-node-gpu registered first, running on the CPU` };
+    return {
+      ...res,
+      reason: `${pkg} loaded; the 'tensorflow' backend is the one @tensorflow/tfjs-node-gpu registered first, running on the CPU`,
+    };
   }
   return res;
 }
@@ -205,7 +218,9 @@ function resolveForce(opts?: { force?: BackendKey }): { key: BackendKey; source:
   const env = process.env[BACKEND_ENV_VAR]?.trim();
   if (env == null || env === '' || env.toLowerCase() === 'auto') return null;
   if (!isBackendKey(env)) {
-    throw new Error(`${BACKEND_ENV_VAR}='${env}' is not a backend; expected one of ${BACKEND_ORDER.join(', ')} or auto`);
+    throw new Error(
+      `${BACKEND_ENV_VAR}='${env}' is not a backend; expected one of ${BACKEND_ORDER.join(', ')} or auto`,
+    );
   }
   return { key: env, source: `${BACKEND_ENV_VAR}=${env}` };
 }
@@ -239,10 +254,15 @@ export async function initBackend(opts?: { force?: BackendKey }): Promise<Backen
   if (forced) {
     // A failed attempt may have switched backends (tfjs-node-gpu on the CPU); put back the one
     // that was active before.
-    if (previous && tf.getBackend() !== previous && tf.findBackendFactory(previous) != null) await tf.setBackend(previous);
-    throw new Error(`Backend '${forced.key}' was forced by ${forced.source} but could not be loaded: ${attempts[0].reason}`);
+    if (previous && tf.getBackend() !== previous && tf.findBackendFactory(previous) != null)
+      await tf.setBackend(previous);
+    throw new Error(
+      `Backend '${forced.key}' was forced by ${forced.source} but could not be loaded: ${attempts[0].reason}`,
+    );
   }
-  throw new Error(`No TensorFlow.js backend could be loaded: ${attempts.map((a) => `${a.key}: ${a.reason}`).join('; ')}`);
+  throw new Error(
+    `No TensorFlow.js backend could be loaded: ${attempts.map((a) => `${a.key}: ${a.reason}`).join('; ')}`,
+  );
 }
 
 /**

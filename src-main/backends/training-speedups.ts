@@ -39,7 +39,14 @@ function adamStep(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs
   const { value, m, v, g } = args.inputs as Record<'value' | 'm' | 'v' | 'g', tf.TensorInfo>;
   for (const t of [value, m, v, g]) f32(t, ADAM_STEP);
   const backend = args.backend as WasmBackendLike;
-  const a = args.attrs as { lr: number; beta1: number; beta2: number; epsilon: number; oneMinusAccBeta1: number; oneMinusAccBeta2: number };
+  const a = args.attrs as {
+    lr: number;
+    beta1: number;
+    beta2: number;
+    epsilon: number;
+    oneMinusAccBeta1: number;
+    oneMinusAccBeta2: number;
+  };
   const out = backend.makeOutput(value.shape.slice(), 'float32');
   const W = backend.typedArrayFromHeap(out);
   const X = backend.typedArrayFromHeap(value);
@@ -48,8 +55,14 @@ function adamStep(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs
   const G = backend.typedArrayFromHeap(g);
   const fr = Math.fround;
   // The same float32 constants tfjs would build as scalar tensors.
-  const b1 = fr(a.beta1), c1 = fr(1 - a.beta1), b2 = fr(a.beta2), c2 = fr(1 - a.beta2);
-  const d1 = fr(a.oneMinusAccBeta1), d2 = fr(a.oneMinusAccBeta2), eps = fr(a.epsilon), nlr = fr(-a.lr);
+  const b1 = fr(a.beta1),
+    c1 = fr(1 - a.beta1),
+    b2 = fr(a.beta2),
+    c2 = fr(1 - a.beta2);
+  const d1 = fr(a.oneMinusAccBeta1),
+    d2 = fr(a.oneMinusAccBeta2),
+    eps = fr(a.epsilon),
+    nlr = fr(-a.lr);
   for (let i = 0, n = W.length; i < n; i++) {
     const gi = G[i];
     const mi = fr(fr(M[i] * b1) + fr(gi * c1));
@@ -76,8 +89,9 @@ const GRADIENTS: tf.GradConfig[] = [
       const dy = dyT as tf.Tensor;
       const [x] = saved;
       return {
-        x: () => maskedGradient(dy, x, 0, Infinity)
-          ?? (onWasm() && x.dtype === 'float32' ? tf.mul(dy, tf.step(x)) : tf.mul(dy, tf.cast(tf.step(x), 'float32'))),
+        x: () =>
+          maskedGradient(dy, x, 0, Infinity) ??
+          (onWasm() && x.dtype === 'float32' ? tf.mul(dy, tf.step(x)) : tf.mul(dy, tf.cast(tf.step(x), 'float32'))),
       };
     },
   },
@@ -89,9 +103,11 @@ const GRADIENTS: tf.GradConfig[] = [
       const dy = dyT as tf.Tensor;
       const [x] = saved;
       return {
-        x: () => maskedGradient(dy, x, 0, 6) ?? (onWasm() && x.dtype === 'float32'
-          ? tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6))))
-          : tf.mul(dy, tf.cast(tf.mul(tf.lessEqual(x, 6), tf.step(x)), 'float32'))),
+        x: () =>
+          maskedGradient(dy, x, 0, 6) ??
+          (onWasm() && x.dtype === 'float32'
+            ? tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6))))
+            : tf.mul(dy, tf.cast(tf.mul(tf.lessEqual(x, 6), tf.step(x)), 'float32'))),
       };
     },
   },
@@ -104,9 +120,10 @@ const GRADIENTS: tf.GradConfig[] = [
       const [x] = saved;
       const { clipValueMin: lo, clipValueMax: hi } = attrs as unknown as tf.ClipByValueAttrs;
       return {
-        x: () => (onWasm() && x.dtype === 'float32'
-          ? tf.mul(dy, tf.sub(tf.sub(1, tf.step(tf.sub(lo, x))), tf.step(tf.sub(x, hi))))
-          : tf.where(tf.logicalAnd(tf.greaterEqual(x, lo), tf.lessEqual(x, hi)), dy, tf.zerosLike(dy))),
+        x: () =>
+          onWasm() && x.dtype === 'float32'
+            ? tf.mul(dy, tf.sub(tf.sub(1, tf.step(tf.sub(lo, x))), tf.step(tf.sub(x, hi))))
+            : tf.where(tf.logicalAnd(tf.greaterEqual(x, lo), tf.lessEqual(x, hi)), dy, tf.zerosLike(dy)),
       };
     },
   },
@@ -130,7 +147,8 @@ const GRADIENTS: tf.GradConfig[] = [
       return {
         x: () => tf.reshape(tf.mul(dy, gain), x.shape),
         mean: () => tf.neg(tf.mul(sumDy, tf.reshape(gain, mean.shape))),
-        variance: () => tf.mul(sumDyXc, tf.reshape(tf.mul(tf.mul(gain, tf.square(invStd)), tf.scalar(-0.5)), mean.shape)),
+        variance: () =>
+          tf.mul(sumDyXc, tf.reshape(tf.mul(tf.mul(gain, tf.square(invStd)), tf.scalar(-0.5)), mean.shape)),
         scale: () => tf.mul(sumDyXc, tf.reshape(invStd, mean.shape)),
         offset: () => tf.clone(sumDy),
       };
@@ -147,7 +165,8 @@ let registered = false;
 export function registerTrainingSpeedups(): void {
   if (registered) return;
   registered = true;
-  if (tf.getKernel(ADAM_STEP, 'wasm') == null) tf.registerKernel({ kernelName: ADAM_STEP, backendName: 'wasm', kernelFunc: adamStep as unknown as tf.KernelFunc });
+  if (tf.getKernel(ADAM_STEP, 'wasm') == null)
+    tf.registerKernel({ kernelName: ADAM_STEP, backendName: 'wasm', kernelFunc: adamStep as unknown as tf.KernelFunc });
   // registerGradient replaces tfjs's entry for the kernel; silence its one-line warning.
   const warn = console.warn;
   console.warn = (...a: unknown[]) => {
@@ -193,13 +212,26 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       : Object.keys(variableGradients).map((name) => ({ name, grad: variableGradients[name] }));
     const oneMinusAccBeta1 = Math.fround(1 - self.accBeta1.dataSync()[0]);
     const oneMinusAccBeta2 = Math.fround(1 - self.accBeta2.dataSync()[0]);
-    const attrs = { lr: self.learningRate, beta1: self.beta1, beta2: self.beta2, epsilon: self.epsilon, oneMinusAccBeta1, oneMinusAccBeta2 };
+    const attrs = {
+      lr: self.learningRate,
+      beta1: self.beta1,
+      beta2: self.beta2,
+      epsilon: self.epsilon,
+      oneMinusAccBeta1,
+      oneMinusAccBeta2,
+    };
     // 1 − β^t as tensors, for the op-by-op path; made only when a large variable needs them.
     let bias: [tf.Tensor, tf.Tensor] | undefined;
     list.forEach(({ name, grad }, i) => {
       const value = tf.engine().registeredVariables[name];
-      self.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-      self.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+      self.accumulatedFirstMoment[i] ??= {
+        originalName: `${name}/m`,
+        variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+      };
+      self.accumulatedSecondMoment[i] ??= {
+        originalName: `${name}/v`,
+        variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+      };
       if (grad == null) return;
       const m = self.accumulatedFirstMoment[i].variable;
       const v = self.accumulatedSecondMoment[i].variable;
@@ -211,7 +243,10 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         tf.tidy(() => {
           const m1 = tf.add(tf.mul(m, self.beta1), tf.mul(grad, 1 - self.beta1));
           const v1 = tf.add(tf.mul(v, self.beta2), tf.mul(tf.square(grad), 1 - self.beta2));
-          const step = tf.div(tf.div(m1, oneMinusAccBeta1T), tf.add(tf.sqrt(tf.div(v1, oneMinusAccBeta2T)), self.epsilon));
+          const step = tf.div(
+            tf.div(m1, oneMinusAccBeta1T),
+            tf.add(tf.sqrt(tf.div(v1, oneMinusAccBeta2T)), self.epsilon),
+          );
           m.assign(m1);
           v.assign(v1);
           value.assign(tf.add(tf.mul(step, -self.learningRate), value));

@@ -47,7 +47,9 @@ function batchMatMul(native: Kernel): Kernel {
       };
       const a2 = transposeA ? swap(a) : asTensor(a);
       const b2 = transposeB ? swap(b) : asTensor(b);
-      return tf.engine().runKernel(tf.BatchMatMul, { a: a2, b: b2 }, { transposeA: false, transposeB: false }) as tf.Tensor;
+      return tf
+        .engine()
+        .runKernel(tf.BatchMatMul, { a: a2, b: b2 }, { transposeA: false, transposeB: false }) as tf.Tensor;
     });
   };
 }
@@ -57,7 +59,10 @@ const MIN_ROWS_FOR_POOLED_SUM = 256;
 
 /** True when `axes` are exactly the leading axes 0..rank-2 (a per-channel reduction). */
 function leadingAxes(axis: number | number[], rank: number): boolean {
-  const axes = tf.util.parseAxisParam(axis, [...Array(rank).fill(1)] as number[]).slice().sort((p, q) => p - q);
+  const axes = tf.util
+    .parseAxisParam(axis, [...Array(rank).fill(1)] as number[])
+    .slice()
+    .sort((p, q) => p - q);
   return rank >= 2 && axes.length === rank - 1 && axes.every((v, i) => v === i);
 }
 
@@ -90,15 +95,32 @@ function channelReduce(native: Kernel, mean: boolean): Kernel {
 function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
   const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
-  if (input.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('MaxPoolGrad (wasm): expected float32 tensors');
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (input.dtype !== 'float32' || dy.dtype !== 'float32')
+    throw new Error('MaxPoolGrad (wasm): expected float32 tensors');
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   const backend = args.backend as WasmBackendLike;
   const out = backend.makeOutput(input.shape.slice(), 'float32');
   const dx = backend.typedArrayFromHeap(out);
   const x = backend.typedArrayFromHeap(input);
   const g = backend.typedArrayFromHeap(dy);
   dx.fill(0);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo, strideHeight: sH, strideWidth: sW } = info;
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: Ho,
+    outWidth: Wo,
+    strideHeight: sH,
+    strideWidth: sW,
+  } = info;
   const fH = info.effectiveFilterHeight;
   const fW = info.effectiveFilterWidth;
   const top = info.padInfo.top;
@@ -146,7 +168,15 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
  * with the four candidates unrolled, about 4x faster on LeNet's pools.
  */
 function maxPoolGrad2x2(
-  x: Float32Array, g: Float32Array, dx: Float32Array, N: number, H: number, W: number, C: number, Ho: number, Wo: number,
+  x: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  Ho: number,
+  Wo: number,
 ): void {
   const row = W * C;
   let o = 0;
@@ -160,10 +190,16 @@ function maxPoolGrad2x2(
           let bestV = x[p0];
           let q = p0 + C;
           let v = x[q];
-          if (v > bestV || (v !== v && bestV === bestV)) { bestV = v; best = q; }
+          if (v > bestV || (v !== v && bestV === bestV)) {
+            bestV = v;
+            best = q;
+          }
           q = p0 + row;
           v = x[q];
-          if (v > bestV || (v !== v && bestV === bestV)) { bestV = v; best = q; }
+          if (v > bestV || (v !== v && bestV === bestV)) {
+            bestV = v;
+            best = q;
+          }
           q += C;
           v = x[q];
           if (v > bestV || (v !== v && bestV === bestV)) best = q;
@@ -193,7 +229,11 @@ export function registerWasmFastKernels(): void {
     const native = tf.getKernel(kernelName, BACKEND);
     if (native == null) return;
     tf.unregisterKernel(kernelName, BACKEND);
-    tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: make(native.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      kernelName,
+      backendName: BACKEND,
+      kernelFunc: make(native.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc,
+    });
   };
   replace(tf.BatchMatMul, batchMatMul);
   replace(tf.Sum, (native) => channelReduce(native, false));

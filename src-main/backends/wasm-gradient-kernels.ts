@@ -14,7 +14,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { oneChannelFilterGrad } from './heap-kernels.ts';
 import type { WasmBackendLike } from './wasm-backend-like.ts';
-import { depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from './wasm-simd/depthwise-grads.ts';
+import {
+  depthwiseFilterGradSimd,
+  depthwiseInputGradSimd,
+  simdDepthwiseBytes,
+  simdDepthwiseGradsFit,
+  type DepthwiseShape,
+} from './wasm-simd/depthwise-grads.ts';
 
 const BACKEND = 'wasm';
 
@@ -61,7 +67,11 @@ function cropHW(t: tf.Tensor4D, top: number, left: number, h: number, w: number)
  * [Cin, H, W, N], the "filter" is dy as [dyH, dyW, N, Cout], and the stride becomes a dilation.
  * The (small) result comes out as [Cin, fh, fw, Cout]. A 1x1, stride-1 filter is a plain matrix product.
  */
-function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend?: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function conv2DBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend?: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const x = input(args.inputs, 'x', tf.Conv2DBackpropFilter);
   const dy = input(args.inputs, 'dy', tf.Conv2DBackpropFilter);
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -69,12 +79,28 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend?: u
     // One input channel at stride 1 (a LeNet's first layer): WebAssembly passes on the heap, where
     // the composed convolution below has a whole image batch as its filter.
     const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, false, 'channelsLast');
+      x.shape as [number, number, number, number],
+      attrs.filterShape,
+      attrs.strides,
+      1,
+      attrs.pad as Pad,
+      attrs.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     if (info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1) {
       const [n, h, w] = x.shape;
       const out = oneChannelFilterGrad(args.backend, x, dy, {
-        N: n, H: h, W: w, Ho: dy.shape[1], Wo: dy.shape[2], C: dy.shape[3], KH: info.filterHeight, KW: info.filterWidth,
-        top: info.padInfo.top, left: info.padInfo.left,
+        N: n,
+        H: h,
+        W: w,
+        Ho: dy.shape[1],
+        Wo: dy.shape[2],
+        C: dy.shape[3],
+        KH: info.filterHeight,
+        KW: info.filterWidth,
+        top: info.padInfo.top,
+        left: info.padInfo.left,
       });
       if (out) return out;
     }
@@ -88,16 +114,38 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend?: u
     }
     const [fh, fw] = attrs.filterShape;
     const info = tf.backend_util.computeConv2DInfo(
-      x4.shape, attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, false, 'channelsLast');
+      x4.shape,
+      attrs.filterShape,
+      attrs.strides,
+      1,
+      attrs.pad as Pad,
+      attrs.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const [n, h, w, cin] = x4.shape;
     const [, dyH, dyW, cout] = dy4.shape;
     const top = info.padInfo.top;
     const left = info.padInfo.left;
-    if (fh === 1 && fw === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top === 0 && left === 0 && dyH === h && dyW === w) {
+    if (
+      fh === 1 &&
+      fw === 1 &&
+      info.strideHeight === 1 &&
+      info.strideWidth === 1 &&
+      top === 0 &&
+      left === 0 &&
+      dyH === h &&
+      dyW === w
+    ) {
       // A pointwise convolution: dW = Xᵀ·dY over the N·H·W pixels, one matrix product (3–6x faster
       // than the convolution below on MobileNet-tiny's pointwise layers).
       const rows = n * h * w;
-      const g = tf.matMul(tf.reshape(x4, [rows, cin]) as tf.Tensor2D, tf.reshape(dy4, [rows, cout]) as tf.Tensor2D, true, false);
+      const g = tf.matMul(
+        tf.reshape(x4, [rows, cin]) as tf.Tensor2D,
+        tf.reshape(dy4, [rows, cout]) as tf.Tensor2D,
+        true,
+        false,
+      );
       return tf.reshape(g, [1, 1, cin, cout]);
     }
     // Rows/cols of padded input the correlation touches; anything past the real input is zero
@@ -106,7 +154,12 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend?: u
     const right = Math.max(0, fw + (dyW - 1) * info.strideWidth - left - w);
     const xT = tf.transpose(x4, [3, 1, 2, 0]);
     const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
-    const pads: Explicit4 = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    const pads: Explicit4 = [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ];
     const g = tf.conv2d(xT, dyT, 1, pads, 'NHWC', [info.strideHeight, info.strideWidth]);
     // With 'valid' padding and stride > 1 the input can hold up to stride-1 rows that no output
     // used; they show up as extra filter rows here.
@@ -132,7 +185,14 @@ function dilateDy(dy: tf.Tensor4D, sH: number, sW: number, offH: number, offW: n
   if (sH === 1 && sW === 1) return dy;
   const [n, dyH, dyW, c] = dy.shape;
   const cells = tf.reshape(dy, [n, dyH, 1, dyW, 1, c]);
-  const padded = tf.pad(cells, [[0, 0], [0, 0], [offH, sH - 1 - offH], [0, 0], [offW, sW - 1 - offW], [0, 0]]);
+  const padded = tf.pad(cells, [
+    [0, 0],
+    [0, 0],
+    [offH, sH - 1 - offH],
+    [0, 0],
+    [offW, sW - 1 - offW],
+    [0, 0],
+  ]);
   return tf.reshape(padded, [n, dyH * sH, dyW * sW, c]);
 }
 
@@ -143,12 +203,26 @@ function dilateDy(dy: tf.Tensor4D, sH: number, sW: number, offH: number, offW: n
  * channel fed m outputs, so those m partial results are summed.
  */
 function backpropInputViaConv(
-  dy4: tf.Tensor4D, f4: tf.Tensor4D, inputShape: [number, number, number, number],
-  strides: number | [number, number], pad: Pad, dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined, depthwise: boolean,
+  dy4: tf.Tensor4D,
+  f4: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: Pad,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
 ): tf.Tensor4D {
   const [n, h, w, c] = inputShape;
   const [fh, fw, , m] = f4.shape;
-  const info = tf.backend_util.computeConv2DInfo(inputShape, f4.shape, strides, 1, pad, dimRoundingMode, depthwise, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    f4.shape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
   const sH = info.strideHeight;
   const sW = info.strideWidth;
   const [, dyH, dyW] = dy4.shape;
@@ -162,7 +236,11 @@ function backpropInputViaConv(
   const before = [leadH - offH, leadW - offW];
   const after = [trailH - (sH - 1 - offH), trailW - (sW - 1 - offW)];
   const pads: Explicit4 = [
-    [0, 0], [Math.max(0, before[0]), Math.max(0, after[0])], [Math.max(0, before[1]), Math.max(0, after[1])], [0, 0]];
+    [0, 0],
+    [Math.max(0, before[0]), Math.max(0, after[0])],
+    [Math.max(0, before[1]), Math.max(0, after[1])],
+    [0, 0],
+  ];
   const spread = dilateDy(dy4, sH, sW, offH, offW);
   const flipped = tf.reverse(f4, [0, 1]);
   let dx = depthwise
@@ -180,25 +258,52 @@ function backpropInputViaConv(
  * whose size is not the convolution's output size, or tensors too large for the kernels' memory cap.
  */
 function simdDepthwiseShape(
-  xShape: number[], dy: tf.TensorInfo, filterShape: number[], strides: number | [number, number], pad: Pad,
+  xShape: number[],
+  dy: tf.TensorInfo,
+  filterShape: number[],
+  strides: number | [number, number],
+  pad: Pad,
   dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
 ): DepthwiseShape | undefined {
   const [KH, KW, C, m] = filterShape;
   if (dy.dtype !== 'float32' || xShape.length !== 4) return undefined;
   const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], [KH, KW, C, m], strides, 1, pad, dimRoundingMode, true, 'channelsLast');
-  if (info.outHeight !== dy.shape[1] || info.outWidth !== dy.shape[2] || dy.shape[0] !== xShape[0] || dy.shape[3] !== C) return undefined;
+    xShape as [number, number, number, number],
+    [KH, KW, C, m],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    true,
+    'channelsLast',
+  );
+  if (info.outHeight !== dy.shape[1] || info.outWidth !== dy.shape[2] || dy.shape[0] !== xShape[0] || dy.shape[3] !== C)
+    return undefined;
   const shape: DepthwiseShape = {
-    N: xShape[0], H: xShape[1], W: xShape[2], C, Ho: info.outHeight, Wo: info.outWidth,
-    strideH: info.strideHeight, strideW: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left, KH, KW,
+    N: xShape[0],
+    H: xShape[1],
+    W: xShape[2],
+    C,
+    Ho: info.outHeight,
+    Wo: info.outWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    KH,
+    KW,
   };
   return simdDepthwiseGradsFit(C, m, simdDepthwiseBytes(shape)) ? shape : undefined;
 }
 
 /** Runs one of the SIMD depthwise gradients from the wasm heap into a new output tensor. */
 function runSimd(
-  backend: WasmBackendLike, kernel: (a: Float32Array, dy: Float32Array, s: DepthwiseShape, out: Float32Array) => void,
-  a: tf.TensorInfo, dy: tf.TensorInfo, shape: DepthwiseShape, outShape: number[],
+  backend: WasmBackendLike,
+  kernel: (a: Float32Array, dy: Float32Array, s: DepthwiseShape, out: Float32Array) => void,
+  a: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  shape: DepthwiseShape,
+  outShape: number[],
 ): tf.TensorInfo {
   const out = backend.makeOutput(outShape, 'float32');
   // Views of the heap only after makeOutput, which may grow (and so move) it.
@@ -211,19 +316,46 @@ function runSimd(
  * multiple of 4, otherwise an XNNPACK forward depthwise convolution of the stride-dilated dy with
  * the flipped filter.
  */
-function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function depthwiseBackpropInput(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const dy = input(args.inputs, 'dy', tf.DepthwiseConv2dNativeBackpropInput);
   const filter = input(args.inputs, 'filter', tf.DepthwiseConv2dNativeBackpropInput);
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   requireUnitDilation(tf.DepthwiseConv2dNativeBackpropInput, attrs.dilations);
-  const shape = simdDepthwiseShape(attrs.inputShape, dy, filter.shape, attrs.strides, attrs.pad as Pad, attrs.dimRoundingMode);
+  const shape = simdDepthwiseShape(
+    attrs.inputShape,
+    dy,
+    filter.shape,
+    attrs.strides,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode,
+  );
   // At stride 1 XNNPACK's own depthwise convolution was faster than the loop (0.15 against 0.33 ms on
   // 64x14x14x8); at stride 2 the composed path must first spread dy out, and the loop was 2-3x faster.
   if (shape && filter.dtype === 'float32' && (shape.strideH > 1 || shape.strideW > 1)) {
-    return runSimd(args.backend as WasmBackendLike, depthwiseInputGradSimd, filter, dy, shape, attrs.inputShape.slice());
+    return runSimd(
+      args.backend as WasmBackendLike,
+      depthwiseInputGradSimd,
+      filter,
+      dy,
+      shape,
+      attrs.inputShape.slice(),
+    );
   }
-  return tf.tidy(() => backpropInputViaConv(
-    asTensor(dy) as tf.Tensor4D, asTensor(filter) as tf.Tensor4D, attrs.inputShape, attrs.strides, attrs.pad as Pad, attrs.dimRoundingMode, true));
+  return tf.tidy(() =>
+    backpropInputViaConv(
+      asTensor(dy) as tf.Tensor4D,
+      asTensor(filter) as tf.Tensor4D,
+      attrs.inputShape,
+      attrs.strides,
+      attrs.pad as Pad,
+      attrs.dimRoundingMode,
+      true,
+    ),
+  );
 }
 
 /**
@@ -242,7 +374,15 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs
       dy4 = tf.transpose(dy4, [0, 2, 3, 1]);
       shape = [shape[0], shape[2], shape[3], shape[1]];
     }
-    const dx = backpropInputViaConv(dy4, asTensor(filter) as tf.Tensor4D, shape, attrs.strides, attrs.pad as Pad, attrs.dimRoundingMode, false);
+    const dx = backpropInputViaConv(
+      dy4,
+      asTensor(filter) as tf.Tensor4D,
+      shape,
+      attrs.strides,
+      attrs.pad as Pad,
+      attrs.dimRoundingMode,
+      false,
+    );
     return nchw ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
   });
 }
@@ -254,13 +394,24 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs
  * a single depthwise convolution over N*C channels, with dy as the (stride-dilated) filter and the
  * channel multiplier kept as m; the per-example results are then summed over the batch.
  */
-function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function depthwiseBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const x = input(args.inputs, 'x', tf.DepthwiseConv2dNativeBackpropFilter);
   const dy = input(args.inputs, 'dy', tf.DepthwiseConv2dNativeBackpropFilter);
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   requireUnitDilation(tf.DepthwiseConv2dNativeBackpropFilter, attrs.dilations);
   const [fh, fw, c, m] = attrs.filterShape;
-  const shape = simdDepthwiseShape(x.shape, dy, attrs.filterShape, attrs.strides, attrs.pad as Pad, attrs.dimRoundingMode);
+  const shape = simdDepthwiseShape(
+    x.shape,
+    dy,
+    attrs.filterShape,
+    attrs.strides,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode,
+  );
   if (shape && x.dtype === 'float32') {
     return runSimd(args.backend as WasmBackendLike, depthwiseFilterGradSimd, x, dy, shape, [fh, fw, c, m]);
   }
@@ -268,7 +419,15 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
     const x4 = asTensor(x) as tf.Tensor4D;
     const dy4 = asTensor(dy) as tf.Tensor4D;
     const info = tf.backend_util.computeConv2DInfo(
-      x4.shape, attrs.filterShape, attrs.strides, 1, attrs.pad as Pad, attrs.dimRoundingMode, true, 'channelsLast');
+      x4.shape,
+      attrs.filterShape,
+      attrs.strides,
+      1,
+      attrs.pad as Pad,
+      attrs.dimRoundingMode,
+      true,
+      'channelsLast',
+    );
     const [n, h, w] = x4.shape;
     const [, dyH, dyW] = dy4.shape;
     const top = info.padInfo.top;
@@ -277,7 +436,12 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
     const right = Math.max(0, fw + (dyW - 1) * info.strideWidth - left - w);
     const xs = tf.reshape(tf.transpose(x4, [1, 2, 0, 3]), [1, h, w, n * c]) as tf.Tensor4D;
     const dys = tf.reshape(tf.transpose(dy4, [1, 2, 0, 3]), [dyH, dyW, n * c, m]) as tf.Tensor4D;
-    const pads: Explicit4 = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    const pads: Explicit4 = [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ];
     let g = tf.depthwiseConv2d(xs, dys, 1, pads, 'NHWC', [info.strideHeight, info.strideWidth]);
     g = cropHW(g, 0, 0, fh, fw);
     const perExample = tf.reshape(g, [fh, fw, n, c * m]);
@@ -288,8 +452,16 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
 
 const KERNELS: tf.KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter as tf.KernelFunc },
-  { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInput as tf.KernelFunc },
-  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseBackpropFilter as tf.KernelFunc },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+    backendName: BACKEND,
+    kernelFunc: depthwiseBackpropInput as tf.KernelFunc,
+  },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+    backendName: BACKEND,
+    kernelFunc: depthwiseBackpropFilter as tf.KernelFunc,
+  },
 ];
 
 /** Names of the kernels this module provides for the wasm backend. */

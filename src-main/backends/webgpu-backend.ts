@@ -157,15 +157,21 @@ function installGlobals(gpu: GpuLike, globals: Record<string, unknown>): (() => 
   for (const [name, value] of Object.entries(globals)) {
     if (name in g) continue;
     Object.defineProperty(g, name, { value, configurable: true, writable: true, enumerable: false });
-    undo.push(() => { delete g[name]; });
+    undo.push(() => {
+      delete g[name];
+    });
   }
   const nav = g.navigator as Record<string, unknown> | undefined;
   if (nav == null) {
     Object.defineProperty(g, 'navigator', { value: { gpu }, configurable: true, writable: true, enumerable: false });
-    undo.push(() => { delete g.navigator; });
+    undo.push(() => {
+      delete g.navigator;
+    });
   } else {
     Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true, enumerable: false });
-    undo.push(() => { delete nav.gpu; });
+    undo.push(() => {
+      delete nav.gpu;
+    });
   }
   return undo;
 }
@@ -191,7 +197,16 @@ export async function loadWebGPU(opts: { allowSoftware: boolean }): Promise<WebG
 
 const VULKAN_LOADER = 'libvulkan.so.1';
 /** Where glibc's dynamic loader looks when neither LD_LIBRARY_PATH nor its cache names the library. */
-const DEFAULT_LIB_DIRS = ['/lib', '/usr/lib', '/lib64', '/usr/lib64', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
+const DEFAULT_LIB_DIRS = [
+  '/lib',
+  '/usr/lib',
+  '/lib64',
+  '/usr/lib64',
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+];
 
 export interface LoaderLookup {
   env: NodeJS.ProcessEnv;
@@ -236,7 +251,10 @@ async function probe(opts: { allowSoftware: boolean }): Promise<Probe> {
   const fromHost = gpu != null;
   if (gpu == null) {
     if (process.platform === 'linux' && !vulkanLoaderPresent()) {
-      return { ok: false, reason: `no Vulkan loader (${VULKAN_LOADER}) on this machine, which Dawn needs on Linux (install the GPU driver's Vulkan support, e.g. the libvulkan1 package)` };
+      return {
+        ok: false,
+        reason: `no Vulkan loader (${VULKAN_LOADER}) on this machine, which Dawn needs on Linux (install the GPU driver's Vulkan support, e.g. the libvulkan1 package)`,
+      };
     }
     let dawn: DawnModule;
     try {
@@ -244,7 +262,8 @@ async function probe(opts: { allowSoftware: boolean }): Promise<Probe> {
       const specifier: string = DAWN_PACKAGE;
       dawn = (await import(specifier)) as DawnModule;
     } catch (err) {
-      if (isMissingPackage(err, DAWN_PACKAGE)) return { ok: false, reason: `not installed (optional package '${DAWN_PACKAGE}')` };
+      if (isMissingPackage(err, DAWN_PACKAGE))
+        return { ok: false, reason: `not installed (optional package '${DAWN_PACKAGE}')` };
       return { ok: false, reason: `failed to load Dawn (package '${DAWN_PACKAGE}'): ${firstLine(err)}` };
     }
     try {
@@ -272,13 +291,23 @@ async function probe(opts: { allowSoftware: boolean }): Promise<Probe> {
   }
   const info = await readAdapterInfo(adapter);
   if (info.fallback && !opts.allowSoftware) {
-    return { ok: false, reason: `only a software WebGPU adapter (${describeGpu(info)}); force webgpu to use it anyway`, softwareOnly: true };
+    return {
+      ok: false,
+      reason: `only a software WebGPU adapter (${describeGpu(info)}); force webgpu to use it anyway`,
+      softwareOnly: true,
+    };
   }
   return { ok: true, gpu, adapter, info, globals, fromHost };
 }
 
 /** Steps 3 and 4. */
-async function activate(gpu: GpuLike, adapter: AdapterLike, info: GpuInfo, globals: Record<string, unknown>, fromHost: boolean): Promise<WebGpuLoad> {
+async function activate(
+  gpu: GpuLike,
+  adapter: AdapterLike,
+  info: GpuInfo,
+  globals: Record<string, unknown>,
+  fromHost: boolean,
+): Promise<WebGpuLoad> {
   const s: Session = { gpu, adapter, info, device: null, undo: fromHost ? [] : installGlobals(gpu, globals) };
   session = s;
 
@@ -287,32 +316,41 @@ async function activate(gpu: GpuLike, adapter: AdapterLike, info: GpuInfo, globa
     ({ WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu'));
   } catch (err) {
     releaseWebGPU();
-    if (isMissingPackage(err, TF_WEBGPU_PACKAGE)) return { ok: false, reason: `WebGPU adapter found but ${TF_WEBGPU_PACKAGE} is not installed` };
+    if (isMissingPackage(err, TF_WEBGPU_PACKAGE))
+      return { ok: false, reason: `WebGPU adapter found but ${TF_WEBGPU_PACKAGE} is not installed` };
     return { ok: false, reason: `failed to load ${TF_WEBGPU_PACKAGE}: ${firstLine(err)}` };
   }
   // The package registers its own factory on first import when navigator.gpu exists; ours
   // replaces it (same backend class, built on the adapter chosen above).
   if (tf.findBackendFactory(WEBGPU_TF_BACKEND) != null) tf.removeBackend(WEBGPU_TF_BACKEND);
   let initError: unknown = null;
-  tf.registerBackend(WEBGPU_TF_BACKEND, async () => {
-    try {
-      const limits = s.adapter.limits as Record<string, unknown>;
-      const requiredLimits: Record<string, number> = {};
-      for (const k of LIMITS) if (typeof limits[k] === 'number') requiredLimits[k] = limits[k];
-      const requiredFeatures = ['timestamp-query'].filter((f) => s.adapter.features.has(f));
-      s.device = await s.adapter.requestDevice({ requiredLimits, requiredFeatures });
-      type Args = ConstructorParameters<typeof WebGPUBackendClass>;
-      return new WebGPUBackend(s.device as unknown as Args[0], s.adapter.info as unknown as Args[1]);
-    } catch (err) {
-      initError = err;
-      throw err;
-    }
-  }, 0 /* priority: only ever chosen by name */);
+  tf.registerBackend(
+    WEBGPU_TF_BACKEND,
+    async () => {
+      try {
+        const limits = s.adapter.limits as Record<string, unknown>;
+        const requiredLimits: Record<string, number> = {};
+        for (const k of LIMITS) if (typeof limits[k] === 'number') requiredLimits[k] = limits[k];
+        const requiredFeatures = ['timestamp-query'].filter((f) => s.adapter.features.has(f));
+        s.device = await s.adapter.requestDevice({ requiredLimits, requiredFeatures });
+        type Args = ConstructorParameters<typeof WebGPUBackendClass>;
+        return new WebGPUBackend(s.device as unknown as Args[0], s.adapter.info as unknown as Args[1]);
+      } catch (err) {
+        initError = err;
+        throw err;
+      }
+    },
+    0 /* priority: only ever chosen by name */,
+  );
 
   const res = await setAndCheck(s, `WebGPU adapter ${describeGpu(info)}`);
   if (!res.ok) {
     releaseWebGPU();
-    if (initError != null) return { ok: false, reason: `WebGPU adapter ${describeGpu(info)} found, but requesting a device failed: ${firstLine(initError)}` };
+    if (initError != null)
+      return {
+        ok: false,
+        reason: `WebGPU adapter ${describeGpu(info)} found, but requesting a device failed: ${firstLine(initError)}`,
+      };
   }
   return res;
 }
@@ -331,7 +369,8 @@ async function setAndCheck(s: Session, okReason: string): Promise<WebGpuLoad> {
     const t = tf.tidy(() => tf.add(tf.tensor1d([1, 2, 3, 4]), tf.scalar(1)));
     const got = Array.from(await t.data());
     t.dispose();
-    if (got.join(',') !== '2,3,4,5') return { ok: false, reason: `WebGPU test op returned ${got.join(',')} instead of 2,3,4,5` };
+    if (got.join(',') !== '2,3,4,5')
+      return { ok: false, reason: `WebGPU test op returned ${got.join(',')} instead of 2,3,4,5` };
     return { ok: true, reason: okReason, gpu: { ...s.info } };
   } catch (err) {
     return { ok: false, reason: `WebGPU backend failed its test op: ${firstLine(err)}` };

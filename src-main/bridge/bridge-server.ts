@@ -23,10 +23,16 @@ import type { RunManager } from '../worker/run-manager.ts';
 import { apiFailure } from '../util/serialize-error.ts';
 
 // Sources live at src-main/bridge/*.ts; the packaged app runs the compiled dist/src-main/bridge/*.js.
-export const RENDERER_DIST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../src-renderer/dist/' : '../../../src-renderer/dist/', import.meta.url));
+export const RENDERER_DIST = fileURLToPath(
+  new URL(
+    import.meta.url.endsWith('.ts') ? '../../src-renderer/dist/' : '../../../src-renderer/dist/',
+    import.meta.url,
+  ),
+);
 
 /** The page's policy: everything from this origin only; no inline script. */
-export const PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+export const PAGE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 export interface BridgeOptions {
   home: string;
@@ -67,20 +73,29 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
 
   const send = (res: http.ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
     res.end(text);
   };
 
   const server = http.createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const isApi = url.pathname.startsWith('/api/') || url.pathname.startsWith('/download/') || url.pathname === '/' || url.pathname === '/index.html';
+      const isApi =
+        url.pathname.startsWith('/api/') ||
+        url.pathname.startsWith('/download/') ||
+        url.pathname === '/' ||
+        url.pathname === '/index.html';
       const verdict = isApi ? checkRequest(req.headers, url, port, token) : checkOrigin(req.headers, port);
       if (!verdict.ok) return send(res, verdict.status, { ok: false, error: verdict.reason });
 
       if (url.pathname.startsWith('/api/')) {
         if (req.method !== 'POST') return send(res, 405, { ok: false, error: 'use POST' });
-        if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return send(res, 415, { ok: false, error: 'send application/json' });
+        if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+          return send(res, 415, { ok: false, error: 'send application/json' });
         // Bytes, counted as bytes and decoded once: a UTF-8 character split across two reads
         // stays whole, and the limit is on what arrives, not on UTF-16 code units.
         const chunks: Buffer[] = [];
@@ -125,7 +140,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
       const file = path.resolve(staticDir, rel);
       if (!file.startsWith(staticDir + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
-        if (rel === 'index.html') return send(res, 500, { ok: false, error: 'the renderer is not built: npm run build:renderer' });
+        if (rel === 'index.html')
+          return send(res, 500, { ok: false, error: 'the renderer is not built: npm run build:renderer' });
         return send(res, 404, { ok: false, error: 'not found' });
       }
       res.writeHead(200, {
@@ -146,9 +162,14 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const verdict = url.pathname === '/ws' ? checkRequest(req.headers, url, port, token) : ({ ok: false, status: 403, reason: 'no such socket' } as const);
+    const verdict =
+      url.pathname === '/ws'
+        ? checkRequest(req.headers, url, port, token)
+        : ({ ok: false, status: 403, reason: 'no such socket' } as const);
     if (!verdict.ok) {
-      socket.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nconnection: close\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${verdict.status} ${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nconnection: close\r\n\r\n`,
+      );
       return;
     }
     // A malformed frame is an 'error' on that one socket; unhandled, it would end the process and

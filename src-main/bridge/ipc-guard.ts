@@ -24,10 +24,14 @@ export const APP_ORIGIN = 'app://distill';
 export function checkSender(event: IpcEventLike, isOurWindow: (webContentsId: number) => boolean): void {
   if (!isOurWindow(event.sender.id)) throw new IpcSenderError('IPC from a sender that is not one of our windows');
   const url = event.senderFrame?.url ?? '';
-  if (!url.startsWith(`${APP_ORIGIN}/`)) throw new IpcSenderError(`IPC from a page that is not ours (${url.slice(0, 80) || 'no frame'})`);
+  if (!url.startsWith(`${APP_ORIGIN}/`))
+    throw new IpcSenderError(`IPC from a page that is not ours (${url.slice(0, 80) || 'no frame'})`);
 }
 
-export function guardIpc(opts: { isOurWindow: (webContentsId: number) => boolean; dispatch: (channel: string, request: unknown) => Promise<unknown> }) {
+export function guardIpc(opts: {
+  isOurWindow: (webContentsId: number) => boolean;
+  dispatch: (channel: string, request: unknown) => Promise<unknown>;
+}) {
   return async (event: IpcEventLike, channel: unknown, payload: unknown): Promise<unknown> => {
     checkSender(event, opts.isOurWindow);
     const { channel: c, request } = parseRequest(channel, payload);

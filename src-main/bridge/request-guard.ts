@@ -26,7 +26,8 @@ export function checkOrigin(headers: IncomingHttpHeaders, port: number): GuardVe
     } catch {
       return { ok: false, status: 403, reason: 'malformed Origin' };
     }
-    if (o.protocol !== 'http:' || !hosts.has(o.host.toLowerCase())) return { ok: false, status: 403, reason: `Origin "${origin}" is not this loopback server` };
+    if (o.protocol !== 'http:' || !hosts.has(o.host.toLowerCase()))
+      return { ok: false, status: 403, reason: `Origin "${origin}" is not this loopback server` };
   }
   return { ok: true };
 }
@@ -48,6 +49,7 @@ export function presentedToken(headers: IncomingHttpHeaders, url: URL): string |
 export function checkRequest(headers: IncomingHttpHeaders, url: URL, port: number, token: string): GuardVerdict {
   const o = checkOrigin(headers, port);
   if (!o.ok) return o;
-  if (!tokenMatches(token, presentedToken(headers, url))) return { ok: false, status: 401, reason: 'missing or wrong token' };
+  if (!tokenMatches(token, presentedToken(headers, url)))
+    return { ok: false, status: 401, reason: 'missing or wrong token' };
   return { ok: true };
 }

@@ -27,9 +27,14 @@ const usageError = (message: string): number => printUsageError(message, USAGE);
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args, allowPositionals: true,
+    args,
+    allowPositionals: true,
     options: {
-      out: { type: 'string' }, only: { type: 'string' }, epochs: { type: 'string' }, seeds: { type: 'string' }, home: { type: 'string' },
+      out: { type: 'string' },
+      only: { type: 'string' },
+      epochs: { type: 'string' },
+      seeds: { type: 'string' },
+      home: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -47,7 +52,8 @@ export async function run(args: string[]): Promise<number> {
   }
   if (values.seeds != null) {
     const seeds = values.seeds.split(',').map((v) => v.trim());
-    if (!seeds.length || seeds.some((v) => !/^\d+$/.test(v))) return usageError(`--seeds must be comma-separated non-negative integers, got "${values.seeds}"`);
+    if (!seeds.length || seeds.some((v) => !/^\d+$/.test(v)))
+      return usageError(`--seeds must be comma-separated non-negative integers, got "${values.seeds}"`);
     for (const block of spec.grid) block.seeds = [...new Set(seeds.map(Number))];
   }
   const home = path.resolve(values.home ?? defaultHome());
@@ -55,8 +61,15 @@ export async function run(args: string[]): Promise<number> {
   try {
     const outDir = path.resolve(values.out ?? path.join('docs', 'results', spec.name));
     const cells = await runExperiment({
-      spec, baseDir, store, home, outDir,
-      filter: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
+      spec,
+      baseDir,
+      store,
+      home,
+      outDir,
+      filter: values.only
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       log: (m) => process.stderr.write(`${m}\n`),
     });
     process.stdout.write(experimentSummary(cells, outDir));
@@ -65,4 +78,3 @@ export async function run(args: string[]): Promise<number> {
     store.close();
   }
 }
-

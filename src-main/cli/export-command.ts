@@ -84,7 +84,8 @@ export async function run(args: string[]): Promise<number> {
   try {
     precisions = values.precisions ? parsePrecisions(values.precisions) : undefined;
     opset = positiveInt(values.opset, '--opset');
-    if (opset !== undefined && (opset < MIN_OPSET || opset > MAX_OPSET)) throw new ExportError(`--opset must be ${MIN_OPSET}-${MAX_OPSET}`);
+    if (opset !== undefined && (opset < MIN_OPSET || opset > MAX_OPSET))
+      throw new ExportError(`--opset must be ${MIN_OPSET}-${MAX_OPSET}`);
     calibrationImages = positiveInt(values.calibration, '--calibration');
     evaluationLimit = positiveInt(values['eval-limit'], '--eval-limit');
   } catch (err) {
@@ -93,7 +94,9 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const backend = await initBackend({ force: values.backend && isBackendKey(values.backend) ? values.backend : undefined });
+  const backend = await initBackend({
+    force: values.backend && isBackendKey(values.backend) ? values.backend : undefined,
+  });
   log(describeBackend(backend));
   const outDir = path.resolve(values.out);
   // Written and recorded in the run's history as the UI's export:bundle does.
@@ -112,23 +115,44 @@ export async function run(args: string[]): Promise<number> {
   });
   const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
   if (values.json) {
-    process.stdout.write(JSON.stringify({
-      outDir,
-      files: result.files,
-      precisions: result.card.precisions.map((p) => ({
-        precision: p.precision, file: p.file, bytes: p.sizeBytes, maxAbsDiff: p.maxAbsDiffVsFp32Student, fidelity: p.fidelityVsFp32Student,
-        accuracy: p.accuracy, accuracyDrop: p.accuracyDropVsFp32Student, p50Ms: p.latency?.p50Ms ?? null, p95Ms: p.latency?.p95Ms ?? null,
-        throughput: p.latency?.throughput ?? null, integerKernels: p.integerKernels ?? null,
-      })),
-    }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        outDir,
+        files: result.files,
+        precisions: result.card.precisions.map((p) => ({
+          precision: p.precision,
+          file: p.file,
+          bytes: p.sizeBytes,
+          maxAbsDiff: p.maxAbsDiffVsFp32Student,
+          fidelity: p.fidelityVsFp32Student,
+          accuracy: p.accuracy,
+          accuracyDrop: p.accuracyDropVsFp32Student,
+          p50Ms: p.latency?.p50Ms ?? null,
+          p95Ms: p.latency?.p95Ms ?? null,
+          throughput: p.latency?.throughput ?? null,
+          integerKernels: p.integerKernels ?? null,
+        })),
+      }) + '\n',
+    );
   } else {
-    process.stdout.write(`bundle written to ${outDir}\n` + table([
-      ['precision', 'file', 'KiB', 'accuracy', 'fidelity', 'max |diff|', 'p50 ms', 'p95 ms', 'img/s @32'],
-      ...result.card.precisions.map((p) => [
-        p.precision, p.file, (p.sizeBytes / 1024).toFixed(1), pct(p.accuracy), pct(p.fidelityVsFp32Student), p.maxAbsDiffVsFp32Student.toExponential(2),
-        p.latency ? p.latency.p50Ms.toFixed(3) : '-', p.latency ? p.latency.p95Ms.toFixed(3) : '-', p.latency ? p.latency.throughput.toFixed(0) : '-',
-      ]),
-    ]) + '\n');
+    process.stdout.write(
+      `bundle written to ${outDir}\n` +
+        table([
+          ['precision', 'file', 'KiB', 'accuracy', 'fidelity', 'max |diff|', 'p50 ms', 'p95 ms', 'img/s @32'],
+          ...result.card.precisions.map((p) => [
+            p.precision,
+            p.file,
+            (p.sizeBytes / 1024).toFixed(1),
+            pct(p.accuracy),
+            pct(p.fidelityVsFp32Student),
+            p.maxAbsDiffVsFp32Student.toExponential(2),
+            p.latency ? p.latency.p50Ms.toFixed(3) : '-',
+            p.latency ? p.latency.p95Ms.toFixed(3) : '-',
+            p.latency ? p.latency.throughput.toFixed(0) : '-',
+          ]),
+        ]) +
+        '\n',
+    );
   }
   return 0;
 }

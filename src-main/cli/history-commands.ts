@@ -18,22 +18,50 @@ export function historyCommand(command: string, args: string[], o: Options): num
   switch (command) {
     case 'runs': {
       const runs = o.store.listRuns();
-      if (o.json) return out(JSON.stringify(runs.map(brief))), 0;
-      if (!runs.length) return out('no runs yet: try `distill demo`'), 0;
-      out(table([['run', 'status', 'name', 'student', 'method', 'accuracy', 'fidelity', 'queries', 'created'], ...runs.map((r) => row(brief(r)))]));
+      if (o.json) return (out(JSON.stringify(runs.map(brief))), 0);
+      if (!runs.length) return (out('no runs yet: try `distill demo`'), 0);
+      out(
+        table([
+          ['run', 'status', 'name', 'student', 'method', 'accuracy', 'fidelity', 'queries', 'created'],
+          ...runs.map((r) => row(brief(r))),
+        ]),
+      );
       return 0;
     }
     case 'show': {
       if (!args[0]) return fail('distill show needs a run id');
       const run = o.store.getRun(args[0]);
-      const detail = { ...brief(run), recipe: run.recipe, backend: run.backend, error: run.error, metrics: o.store.metrics(run.id), checkpoints: o.store.checkpoints(run.id), exports: o.store.exports(run.id), events: o.store.events(run.id), summary: run.summary };
-      if (o.json) return out(JSON.stringify(detail)), 0;
+      const detail = {
+        ...brief(run),
+        recipe: run.recipe,
+        backend: run.backend,
+        error: run.error,
+        metrics: o.store.metrics(run.id),
+        checkpoints: o.store.checkpoints(run.id),
+        exports: o.store.exports(run.id),
+        events: o.store.events(run.id),
+        summary: run.summary,
+      };
+      if (o.json) return (out(JSON.stringify(detail)), 0);
       out(`run ${run.id} — ${run.name} (${run.status}${run.error ? `: ${run.error}` : ''})`);
       out(`recipe:\n${JSON.stringify(run.recipe, null, 2)}`);
       out('\nmetrics:');
-      out(table([['epoch', 'loss', 'accuracy', 'fidelity', 'seconds', 'queries'], ...detail.metrics.map((m) => [String(m.epoch), m.loss.toFixed(4), pct(m.accuracy ?? NaN), pct(m.fidelity ?? NaN), m.seconds.toFixed(1), String(m.queries)])]));
+      out(
+        table([
+          ['epoch', 'loss', 'accuracy', 'fidelity', 'seconds', 'queries'],
+          ...detail.metrics.map((m) => [
+            String(m.epoch),
+            m.loss.toFixed(4),
+            pct(m.accuracy ?? NaN),
+            pct(m.fidelity ?? NaN),
+            m.seconds.toFixed(1),
+            String(m.queries),
+          ]),
+        ]),
+      );
       out('\nartefacts:');
-      for (const c of detail.checkpoints) out(`  checkpoint epoch ${c.epoch}: ${c.path} (${(c.bytes / 1024).toFixed(0)} KiB)`);
+      for (const c of detail.checkpoints)
+        out(`  checkpoint epoch ${c.epoch}: ${c.path} (${(c.bytes / 1024).toFixed(0)} KiB)`);
       const onnx = (run.summary as { onnx?: { path: string } } | null)?.onnx;
       if (onnx) out(`  onnx: ${onnx.path}`);
       for (const e of detail.exports) out(`  export: ${e.path}`);
@@ -42,12 +70,23 @@ export function historyCommand(command: string, args: string[], o: Options): num
     case 'compare': {
       if (args.length < 2) return fail('distill compare needs two or more run ids');
       const runs = args.map((id) => o.store.getRun(id));
-      const rows = runs.map((r) => ({ ...brief(r), epochs: o.store.metrics(r.id).length, seconds: (r.summary as { seconds?: number } | null)?.seconds ?? NaN }));
-      if (o.json) return out(JSON.stringify(rows)), 0;
+      const rows = runs.map((r) => ({
+        ...brief(r),
+        epochs: o.store.metrics(r.id).length,
+        seconds: (r.summary as { seconds?: number } | null)?.seconds ?? NaN,
+      }));
+      if (o.json) return (out(JSON.stringify(rows)), 0);
       const fields: [string, (r: (typeof rows)[number]) => string][] = [
-        ['status', (r) => r.status], ['name', (r) => r.name], ['student', (r) => r.student], ['method', (r) => r.method],
-        ['teacher replies', (r) => r.responseKind], ['epochs', (r) => String(r.epochs)], ['accuracy', (r) => pct(r.accuracy)],
-        ['fidelity', (r) => pct(r.fidelity)], ['queries', (r) => String(r.queries)], ['wall time', (r) => duration(r.seconds)],
+        ['status', (r) => r.status],
+        ['name', (r) => r.name],
+        ['student', (r) => r.student],
+        ['method', (r) => r.method],
+        ['teacher replies', (r) => r.responseKind],
+        ['epochs', (r) => String(r.epochs)],
+        ['accuracy', (r) => pct(r.accuracy)],
+        ['fidelity', (r) => pct(r.fidelity)],
+        ['queries', (r) => String(r.queries)],
+        ['wall time', (r) => duration(r.seconds)],
       ];
       out(table([['', ...rows.map((r) => r.id)], ...fields.map(([k, f]) => [k, ...rows.map(f)])]));
       return 0;
@@ -58,7 +97,7 @@ export function historyCommand(command: string, args: string[], o: Options): num
       // The UI's runs:pause and runs:cancel call the same two functions.
       if (command === 'cancel') {
         const { id, outcome } = cancelRun(o.store, args[0]);
-        if (outcome === 'cancelled') return out(`cancelled run ${id}`), 0;
+        if (outcome === 'cancelled') return (out(`cancelled run ${id}`), 0);
         out(`asked run ${id} to cancel; it stops after its current step`);
       } else out(`asked run ${pauseRun(o.store, args[0])} to pause; it stops after its current step`);
       return 0;
@@ -69,15 +108,31 @@ export function historyCommand(command: string, args: string[], o: Options): num
       const runs = o.store.listRuns();
       const text =
         format === 'json'
-          ? JSON.stringify(runs.map((r) => ({ ...brief(r), recipe: r.recipe, metrics: o.store.metrics(r.id) })), null, 2)
-          : toCsv(runs.flatMap((r) => {
-              const b = brief(r);
-              const metrics = o.store.metrics(r.id);
-              return (metrics.length ? metrics : [undefined]).map((m) => ({
-                run: b.id, name: b.name, status: b.status, student: b.student, method: b.method, teacher_replies: b.responseKind,
-                epoch: m?.epoch ?? '', loss: m?.loss ?? '', accuracy: m?.accuracy ?? '', fidelity: m?.fidelity ?? '', queries: m?.queries ?? b.queries, created: b.created,
-              }));
-            }));
+          ? JSON.stringify(
+              runs.map((r) => ({ ...brief(r), recipe: r.recipe, metrics: o.store.metrics(r.id) })),
+              null,
+              2,
+            )
+          : toCsv(
+              runs.flatMap((r) => {
+                const b = brief(r);
+                const metrics = o.store.metrics(r.id);
+                return (metrics.length ? metrics : [undefined]).map((m) => ({
+                  run: b.id,
+                  name: b.name,
+                  status: b.status,
+                  student: b.student,
+                  method: b.method,
+                  teacher_replies: b.responseKind,
+                  epoch: m?.epoch ?? '',
+                  loss: m?.loss ?? '',
+                  accuracy: m?.accuracy ?? '',
+                  fidelity: m?.fidelity ?? '',
+                  queries: m?.queries ?? b.queries,
+                  created: b.created,
+                }));
+              }),
+            );
       if (o.out) {
         writeFileSync(o.out, text + '\n');
         process.stderr.write(`wrote ${runs.length} run(s) to ${o.out}\n`);
@@ -89,7 +144,11 @@ export function historyCommand(command: string, args: string[], o: Options): num
 }
 
 function brief(r: RunRow) {
-  const recipe = r.recipe as { student?: { key?: string }; method?: { key?: string }; teacher?: { responseKind?: string } };
+  const recipe = r.recipe as {
+    student?: { key?: string };
+    method?: { key?: string };
+    teacher?: { responseKind?: string };
+  };
   const s = r.summary as { accuracy?: number; fidelity?: number } | null;
   const metrics = s ?? {};
   return {
@@ -108,7 +167,17 @@ function brief(r: RunRow) {
 }
 
 function row(b: ReturnType<typeof brief>): string[] {
-  return [b.id, b.status, b.name, b.student, b.method, pct(b.accuracy), pct(b.fidelity), String(b.queries), b.created.replace('T', ' ').slice(0, 19)];
+  return [
+    b.id,
+    b.status,
+    b.name,
+    b.student,
+    b.method,
+    pct(b.accuracy),
+    pct(b.fidelity),
+    String(b.queries),
+    b.created.replace('T', ' ').slice(0, 19),
+  ];
 }
 
 function toCsv(rows: Record<string, unknown>[]): string {

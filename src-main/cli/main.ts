@@ -89,7 +89,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.help || !command) {
-    process.stdout.write(USAGE + Object.entries(SUBCOMMANDS).map(([k, v]) => `  distill ${k} …`.padEnd(55) + v.summary + '\n').join(''));
+    process.stdout.write(
+      USAGE +
+        Object.entries(SUBCOMMANDS)
+          .map(([k, v]) => `  distill ${k} …`.padEnd(55) + v.summary + '\n')
+          .join(''),
+    );
     return command || values.help ? 0 : 2;
   }
   if (values.backend && !BACKENDS.includes(values.backend)) {
@@ -99,13 +104,16 @@ export async function main(argv: string[]): Promise<number> {
   let workers: number | undefined;
   if (values.workers !== undefined) {
     workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 1) return usageError(`--workers must be a positive integer, got "${values.workers}"`);
+    if (!Number.isInteger(workers) || workers < 1)
+      return usageError(`--workers must be a positive integer, got "${values.workers}"`);
   }
   let budgetQueries: number | undefined;
   if (values.budget !== undefined) {
-    if (command !== 'resume') return usageError('--budget applies to resume only (a new run takes its budget from the recipe)');
+    if (command !== 'resume')
+      return usageError('--budget applies to resume only (a new run takes its budget from the recipe)');
     budgetQueries = Number(values.budget);
-    if (!Number.isInteger(budgetQueries) || budgetQueries < 1) return usageError(`--budget must be a positive integer, got "${values.budget}"`);
+    if (!Number.isInteger(budgetQueries) || budgetQueries < 1)
+      return usageError(`--budget must be a positive integer, got "${values.budget}"`);
   }
   const home = values.home ? path.resolve(values.home) : defaultHome();
   let store: Store | undefined;
@@ -144,7 +152,8 @@ export async function main(argv: string[]): Promise<number> {
           if (values.student) recipe.student.key = values.student;
           if (values.epochs) {
             const e = Number(values.epochs);
-            if (!Number.isInteger(e) || e < 1) return usageError(`--epochs must be a positive integer, got "${values.epochs}"`);
+            if (!Number.isInteger(e) || e < 1)
+              return usageError(`--epochs must be a positive integer, got "${values.epochs}"`);
             recipe.training.epochs = e;
           }
           summary = await startRun({ ...job, recipe, baseDir, project: values.project });
@@ -153,9 +162,15 @@ export async function main(argv: string[]): Promise<number> {
         const project = job.store.getRun(summary.runId).project;
         const projectQueries = job.store.projectQueries(project);
         if (values.json) process.stdout.write(JSON.stringify({ ...jsonLine(summary), project, projectQueries }) + '\n');
-        else process.stdout.write(summaryTable(summary) + `\nproject "${project}": ${projectQueries} teacher queries over all its runs\n`);
+        else
+          process.stdout.write(
+            summaryTable(summary) + `\nproject "${project}": ${projectQueries} teacher queries over all its runs\n`,
+          );
         // The whole command, start-up and export included (the table's wall time is the run's).
-        if (command === 'demo') (values.json ? process.stderr : process.stdout).write(`distill demo took ${Math.round(process.uptime())} s\n`);
+        if (command === 'demo')
+          (values.json ? process.stderr : process.stdout).write(
+            `distill demo took ${Math.round(process.uptime())} s\n`,
+          );
         return 0;
       }
       case 'validate': {
@@ -186,11 +201,17 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'methods':
-        for (const m of listMethods()) process.stdout.write(`${m.key.padEnd(10)} ${m.title}\n           ${m.reference}\n           ${m.formula}\n`);
+        for (const m of listMethods())
+          process.stdout.write(`${m.key.padEnd(10)} ${m.title}\n           ${m.reference}\n           ${m.formula}\n`);
         return 0;
       default:
         if (HISTORY_COMMANDS.includes(command)) {
-          return historyCommand(command, rest, { store: openStore(), json: values.json, format: values.format, out: values.out });
+          return historyCommand(command, rest, {
+            store: openStore(),
+            json: values.json,
+            format: values.format,
+            out: values.out,
+          });
         }
         process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
         return 2;
@@ -206,7 +227,6 @@ export async function main(argv: string[]): Promise<number> {
     store?.close();
   }
 }
-
 
 function jsonLine(s: RunSummary) {
   return {
@@ -240,7 +260,10 @@ function summaryTable(s: RunSummary): string {
     ['held-out images', `${s.data.testCount}${s.data.test ? ` from ${s.data.test}` : ''}`],
     ['student accuracy', `${pct(s.accuracy)} (final epoch)`],
     ['fidelity', pct(s.fidelity)],
-    ['teacher queries', `${s.queries} of ${s.budget} budget${s.costEstimate ? ` (≈ ${s.costEstimate.toFixed(2)} at the set price)` : ''}; ${s.evaluationQueries} more for evaluation`],
+    [
+      'teacher queries',
+      `${s.queries} of ${s.budget} budget${s.costEstimate ? ` (≈ ${s.costEstimate.toFixed(2)} at the set price)` : ''}; ${s.evaluationQueries} more for evaluation`,
+    ],
     ['wall time', duration(s.seconds)],
     ['onnx', s.onnx ? `${s.onnx.path} (max |diff| vs tfjs ${s.onnx.maxAbsDiff.toExponential(2)})` : 'not exported'],
   ];

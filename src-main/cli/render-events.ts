@@ -11,10 +11,16 @@ export function eventPrinter(write: (line: string) => void = stderrWrite): (e: R
         write(`${e.type === 'phase' ? '==' : '  '} ${e.message}`);
         break;
       case 'label-progress':
-        if (e.done === e.total || tty) write(`   teacher: ${e.done}/${e.total} labelled, ${e.spent}/${Number.isFinite(e.limit) ? e.limit : '∞'} queries spent, ETA ${duration(e.etaSeconds)}`);
+        if (e.done === e.total || tty)
+          write(
+            `   teacher: ${e.done}/${e.total} labelled, ${e.spent}/${Number.isFinite(e.limit) ? e.limit : '∞'} queries spent, ETA ${duration(e.etaSeconds)}`,
+          );
         break;
       case 'step':
-        if (tty) process.stderr.write(`\r   epoch ${e.epoch}/${e.epochs} step ${e.step}/${e.steps}  ETA ${duration(e.etaSeconds)}   `);
+        if (tty)
+          process.stderr.write(
+            `\r   epoch ${e.epoch}/${e.epochs} step ${e.step}/${e.steps}  ETA ${duration(e.etaSeconds)}   `,
+          );
         break;
       case 'epoch': {
         const m = e.metrics;

@@ -14,7 +14,14 @@ const USAGE = `usage: distill serve [--port 0] [--home DIR]
 export async function run(args: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args, options: { port: { type: 'string', default: '0' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string', default: '0' },
+        home: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
     return 2;

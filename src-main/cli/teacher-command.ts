@@ -57,13 +57,25 @@ async function probe(args: string[]): Promise<number> {
   const target = positionals[0];
   if (!target || !values.protocol) return usageError('teacher probe needs a URL (or model file) and --protocol');
   if (values.auth !== 'bearer' && values.auth !== 'api-key') return usageError('--auth must be bearer or api-key');
-  if (values.response && !RESPONSE_KINDS.includes(values.response as ResponseKind)) return usageError(`--response must be one of ${RESPONSE_KINDS.join(', ')}`);
+  if (values.response && !RESPONSE_KINDS.includes(values.response as ResponseKind))
+    return usageError(`--response must be one of ${RESPONSE_KINDS.join(', ')}`);
   const settings: Record<string, unknown> =
     values.protocol === 'onnx-local'
       ? { model: path.resolve(target) }
-      : { url: target, modelName: values.model, modelVersion: values.version, binary: values.binary, timeoutMs: Number(values.timeout) };
+      : {
+          url: target,
+          modelName: values.model,
+          modelVersion: values.version,
+          binary: values.binary,
+          timeoutMs: Number(values.timeout),
+        };
   if (values.response) settings.responseKind = values.response;
-  if (values['token-env']) settings.auth = { scheme: values.auth, env: values['token-env'], ...(values.header ? { header: values.header } : {}) };
+  if (values['token-env'])
+    settings.auth = {
+      scheme: values.auth,
+      env: values['token-env'],
+      ...(values.header ? { header: values.header } : {}),
+    };
   if (values['input-shape']) {
     const shape = values['input-shape'].split(',').map(Number);
     settings.input = { shape, layout: values.layout ?? 'NCHW', dtype: 'float32', scale: [0, 1] };
@@ -87,7 +99,12 @@ async function probe(args: string[]): Promise<number> {
       id: info.id,
       name: info.name,
       input: { shape: info.input.shape, layout: info.input.layout, name: info.input.name ?? null },
-      output: { kind: info.responseKind, numClasses: info.numClasses, topK: reply.topk?.k ?? null, classNames: info.classNames ?? null },
+      output: {
+        kind: info.responseKind,
+        numClasses: info.numClasses,
+        topK: reply.topk?.k ?? null,
+        classNames: info.classNames ?? null,
+      },
       probe: { samples: 2 + (info.openQueries ?? 0), top1: Array.from(reply.top1) },
       openMs: Number(openMs.toFixed(1)),
       latencyMs: Number(latencyMs.toFixed(1)),
@@ -99,8 +116,14 @@ async function probe(args: string[]): Promise<number> {
           ['teacher', `${report.name} via ${report.protocol}`],
           ['', ''],
           ['identity', report.id],
-          ['input', `${JSON.stringify(report.input.shape)} ${report.input.layout}${report.input.name ? ` (${report.input.name})` : ''}`],
-          ['reply', `${report.output.kind}${report.output.topK ? ` (k=${report.output.topK})` : ''}, ${report.output.numClasses} classes`],
+          [
+            'input',
+            `${JSON.stringify(report.input.shape)} ${report.input.layout}${report.input.name ? ` (${report.input.name})` : ''}`,
+          ],
+          [
+            'reply',
+            `${report.output.kind}${report.output.topK ? ` (k=${report.output.topK})` : ''}, ${report.output.numClasses} classes`,
+          ],
           ['classes', report.output.classNames?.join(', ') ?? 'unnamed'],
           ['probe', `${report.probe.samples} sample(s) sent, top-1 ${report.probe.top1.join(', ')}`],
           ['latency', `${report.latencyMs} ms for 2 samples (open: ${report.openMs} ms)`],
@@ -130,8 +153,10 @@ async function serve(args: string[]): Promise<number> {
     },
   });
   if (!values.model) return usageError('teacher serve needs --model <manifest.json|model.onnx>');
-  if (!(values.response in SERVE_RESPONSES)) return usageError(`--response must be one of ${Object.keys(SERVE_RESPONSES).join(', ')}`);
-  if (values.protocol && values.protocol !== 'kserve-v2' && values.protocol !== 'tf-serving') return usageError('--protocol must be kserve-v2 or tf-serving');
+  if (!(values.response in SERVE_RESPONSES))
+    return usageError(`--response must be one of ${Object.keys(SERVE_RESPONSES).join(', ')}`);
+  if (values.protocol && values.protocol !== 'kserve-v2' && values.protocol !== 'tf-serving')
+    return usageError('--protocol must be kserve-v2 or tf-serving');
   let token: string | undefined;
   if (values['token-env']) {
     token = process.env[values['token-env']];
@@ -164,7 +189,9 @@ async function serve(args: string[]): Promise<number> {
     !values.protocol || values.protocol === 'kserve-v2' ? `kserve-v2: ${server.url}/v2/models/${m.name}/infer` : '',
     !values.protocol || values.protocol === 'tf-serving' ? `tf-serving: ${server.url}/v1/models/${m.name}:predict` : '',
   ].filter(Boolean);
-  process.stdout.write(`teacher server ${server.url} model ${m.name} (${m.numClasses} classes, replies ${values.response}${token ? ', token required' : ''})\n  ${routes.join('\n  ')}\n  stats: ${server.url}/stats\n`);
+  process.stdout.write(
+    `teacher server ${server.url} model ${m.name} (${m.numClasses} classes, replies ${values.response}${token ? ', token required' : ''})\n  ${routes.join('\n  ')}\n  stats: ${server.url}/stats\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -50,7 +50,9 @@ export function decodeImage(file: string, bytes: Uint8Array): DecodedImage {
     return format === 'png' ? decodePng(bytes) : decodeJpeg(bytes);
   } catch (err) {
     if (err instanceof DataImportError) throw err;
-    throw new DataImportError(file, `cannot decode ${format === 'png' ? 'PNG' : 'JPEG'}: ${explain(err)}`, { cause: err });
+    throw new DataImportError(file, `cannot decode ${format === 'png' ? 'PNG' : 'JPEG'}: ${explain(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -71,7 +73,12 @@ function decodePng(bytes: Uint8Array): DecodedImage {
 function decodeJpeg(bytes: Uint8Array): DecodedImage {
   const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
   const channels: 1 | 3 = jpegComponentCount(bytes) === 1 ? 1 : 3;
-  return { width: img.width, height: img.height, channels, data: dropChannels(img.data, img.width * img.height, 3, channels) };
+  return {
+    width: img.width,
+    height: img.height,
+    channels,
+    data: dropChannels(img.data, img.width * img.height, 3, channels),
+  };
 }
 
 /** Keeps the first `keep` of every `stride` bytes. */

@@ -48,9 +48,7 @@ export interface FashionMnistLocation {
  * The full Debian-packaged Fashion-MNIST when installed, else the small demo copy that ships
  * with the project. The folders are parameters only so tests can point elsewhere.
  */
-export function resolveFashionMnistDir(
-  where: { debianDir?: string; demoDir?: string } = {},
-): FashionMnistLocation {
+export function resolveFashionMnistDir(where: { debianDir?: string; demoDir?: string } = {}): FashionMnistLocation {
   const debian = where.debianDir ?? DEBIAN_FASHION_MNIST_DIR;
   if (holdsBothSplits(debian)) return { dir: debian, origin: 'debian' };
   const demo = where.demoDir ?? demoFashionMnistDir();

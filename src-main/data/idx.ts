@@ -143,7 +143,8 @@ export function loadIdxImages(imagesPath: string, labelsPath?: string, className
   const [count, height, width] = img.dims;
   const channels = img.dims.length === 4 ? img.dims[3] : 1;
   if (count === 0) throw new DataImportError(imagesPath, 'contains no images');
-  if (height === 0 || width === 0) throw new DataImportError(imagesPath, `images are ${height}×${width}, expected a non-empty size`);
+  if (height === 0 || width === 0)
+    throw new DataImportError(imagesPath, `images are ${height}×${width}, expected a non-empty size`);
 
   const pixels = img.data as Uint8Array;
   const images = new Float32Array(pixels.length);

@@ -90,7 +90,10 @@ export function loadImageFolder(dir: string, opts: ImageFolderOptions = {}): Ima
   }
   const { items, classNames } = collect(dir, opts.labelled ?? 'auto');
   if (items.length === 0) {
-    throw new DataImportError(dir, 'folder has no images (looked for .png, .jpg and .jpeg files and class sub-folders)');
+    throw new DataImportError(
+      dir,
+      'folder has no images (looked for .png, .jpg and .jpeg files and class sub-folders)',
+    );
   }
 
   const decoded: DecodedImage[] = items.map((it) => decodeImage(it.file, readFileOrThrow(it.file)));

@@ -57,7 +57,9 @@ export function loadExperimentSpec(file: string): { spec: ExperimentSpec; baseDi
   const raw = YAML.parse(readFileSync(file, 'utf8')) as unknown;
   const parsed = experimentSpecSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`experiment spec ${file}:\n  - ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  - ')}`);
+    throw new Error(
+      `experiment spec ${file}:\n  - ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  - ')}`,
+    );
   }
   return { spec: parsed.data, baseDir: path.dirname(path.resolve(file)) };
 }
@@ -75,11 +77,15 @@ export interface Cell {
 export function expandGrid(spec: ExperimentSpec): Cell[] {
   const cells = new Map<string, Cell>();
   for (const b of spec.grid) {
-    for (const student of b.students) for (const m of b.methods) for (const responseKind of b.responseKinds) for (const budget of b.budgets) for (const seed of b.seeds) {
-      const method = { label: m.label ?? m.key, key: m.key, kwargs: m.kwargs };
-      const id = `${student}/${method.label}/${responseKind}/${budget}/s${seed}`;
-      if (!cells.has(id)) cells.set(id, { id, student, method, budget, responseKind, seed });
-    }
+    for (const student of b.students)
+      for (const m of b.methods)
+        for (const responseKind of b.responseKinds)
+          for (const budget of b.budgets)
+            for (const seed of b.seeds) {
+              const method = { label: m.label ?? m.key, key: m.key, kwargs: m.kwargs };
+              const id = `${student}/${method.label}/${responseKind}/${budget}/s${seed}`;
+              if (!cells.has(id)) cells.set(id, { id, student, method, budget, responseKind, seed });
+            }
   }
   return [...cells.values()];
 }

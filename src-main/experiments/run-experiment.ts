@@ -49,14 +49,24 @@ export async function runExperiment(o: ExperimentOptions): Promise<CellResult[]>
   const base = loadRecipeFile(resolveRecipePath(spec.baseRecipe, o.baseDir));
   const manifestPath = resolveRecipePath(spec.teacher.model, o.baseDir);
   const manifest = readTeacherManifest(manifestPath);
-  const server = await startTeacherServer({ model: manifestPath, port: spec.teacher.port, protocols: ['kserve-v2'], response: 'probs' });
+  const server = await startTeacherServer({
+    model: manifestPath,
+    port: spec.teacher.port,
+    protocols: ['kserve-v2'],
+    response: 'probs',
+  });
   o.log?.(`teacher ${spec.teacher.modelName} served at ${server.url}`);
   try {
     const cells = expandGrid(spec).filter((c) => !o.filter?.length || o.filter.some((f) => c.id.includes(f)));
     // Cells whose plan is identical (same queries for a larger budget) would repeat the same run.
     const byPlan = new Map<string, string>();
     for (const cell of cells) {
-      const plan = getMethod(cell.method.key).plan({ kwargs: cell.method.kwargs, localCount: spec.data.n, responseKind: cell.responseKind, budget: cell.budget });
+      const plan = getMethod(cell.method.key).plan({
+        kwargs: cell.method.kwargs,
+        localCount: spec.data.n,
+        responseKind: cell.responseKind,
+        budget: cell.budget,
+      });
       const planKey = `${cell.student}/${cell.method.label}/${cell.responseKind}/s${cell.seed}/${plan.total}`;
       const prev = results.get(cell.id);
       if (prev?.status === 'completed') {
@@ -85,7 +95,11 @@ export async function runExperiment(o: ExperimentOptions): Promise<CellResult[]>
           const row: CellResult = { ...rowOf(cell), status: 'running' };
           results.set(cell.id, row);
           summary = await startRun({
-            store: o.store, home: o.home, recipe, baseDir: base.baseDir, project: `experiment-${spec.name}`,
+            store: o.store,
+            home: o.home,
+            recipe,
+            baseDir: base.baseDir,
+            project: `experiment-${spec.name}`,
             onEvent: (e) => {
               if (!row.runId && e.type === 'phase' && e.phase === 'setup') {
                 row.runId = o.store.listRuns().find((r) => r.name === recipe.name)?.id;
@@ -96,7 +110,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<CellResult[]>
           });
         }
       } catch (err) {
-        results.set(cell.id, { ...rowOf(cell), runId: results.get(cell.id)?.runId, status: 'failed', error: (err as Error).message });
+        results.set(cell.id, {
+          ...rowOf(cell),
+          runId: results.get(cell.id)?.runId,
+          status: 'failed',
+          error: (err as Error).message,
+        });
         save();
         o.log?.(`cell ${cell.id} failed: ${(err as Error).message}`);
         continue;
@@ -115,7 +134,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<CellResult[]>
       });
       byPlan.set(planKey, cell.id);
       save();
-      o.log?.(`cell ${cell.id}: accuracy ${(summary.accuracy * 100).toFixed(2)}%, fidelity ${(summary.fidelity * 100).toFixed(2)}%, ${summary.queries} paid`);
+      o.log?.(
+        `cell ${cell.id}: accuracy ${(summary.accuracy * 100).toFixed(2)}%, fidelity ${(summary.fidelity * 100).toFixed(2)}%, ${summary.queries} paid`,
+      );
     }
   } finally {
     await server.close();
@@ -136,7 +157,9 @@ export function experimentSummary(cells: CellResult[], outDir: string): string {
     // Its budget went to requests that failed but may have been billed: resuming as it is would
     // pause again at once, so say how to raise it (the run's own paused message says the same).
     if (c.runId && c.error?.startsWith('query budget exhausted')) {
-      lines.push(`    its budget ran out: raise it first with \`distill resume ${c.runId} --budget N\` (N above ${c.budget}, same --home), then run the command again`);
+      lines.push(
+        `    its budget ran out: raise it first with \`distill resume ${c.runId} --budget N\` (N above ${c.budget}, same --home), then run the command again`,
+      );
     }
   }
   if (open.length) {
@@ -149,10 +172,25 @@ export function experimentSummary(cells: CellResult[], outDir: string): string {
 }
 
 function rowOf(cell: Cell): CellResult {
-  return { id: cell.id, student: cell.student, method: cell.method.label, methodKey: cell.method.key, responseKind: cell.responseKind, budget: cell.budget, seed: cell.seed, status: 'running' };
+  return {
+    id: cell.id,
+    student: cell.student,
+    method: cell.method.label,
+    methodKey: cell.method.key,
+    responseKind: cell.responseKind,
+    budget: cell.budget,
+    seed: cell.seed,
+    status: 'running',
+  };
 }
 
-export function cellRecipe(base: Recipe, spec: ExperimentSpec, cell: Cell, url: string, input: Recipe['teacher']['input']): Recipe {
+export function cellRecipe(
+  base: Recipe,
+  spec: ExperimentSpec,
+  cell: Cell,
+  url: string,
+  input: Recipe['teacher']['input'],
+): Recipe {
   const r = structuredClone(base);
   r.name = `${spec.name}-${cell.id.replace(/\//g, '-')}`;
   r.seed = cell.seed;

@@ -26,8 +26,9 @@ export async function calibrateRanges(
   if (count < 1) throw new CalibrationError('no calibration images');
   const graph = model.graph ?? {};
   const inputName = graph.input?.[0]?.name ?? '';
-  const exposed = [...new Set((graph.node ?? []).flatMap((n) => n.output ?? []))]
-    .filter((name) => !(graph.output ?? []).some((o) => o.name === name));
+  const exposed = [...new Set((graph.node ?? []).flatMap((n) => n.output ?? []))].filter(
+    (name) => !(graph.output ?? []).some((o) => o.name === name),
+  );
   // A graph output needs a type but not a shape (onnx.proto ValueInfoProto); ORT infers the rest.
   const probe: OnnxTypes.IModelProto = {
     ...model,

@@ -35,7 +35,13 @@ export function toFp16Weights(model: OnnxTypes.IModelProto, opts: Fp16Options = 
     const name = t.name ?? '';
     const halfName = g.unique(`${name}_fp16`);
     g.replaceInitializer(name, halfTensor(halfName, values, dims));
-    casts.push({ opType: 'Cast', name: g.unique(`${name}_to_fp32`), input: [halfName], output: [name], attribute: [attribute('to', DataType.FLOAT)] });
+    casts.push({
+      opType: 'Cast',
+      name: g.unique(`${name}_to_fp32`),
+      input: [halfName],
+      output: [name],
+      attribute: [attribute('to', DataType.FLOAT)],
+    });
   }
   g.graph.node = [...casts, ...g.nodes];
   return { ...model, graph: g.graph };

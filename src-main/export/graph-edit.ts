@@ -14,7 +14,12 @@ export class GraphEditor {
     // tensors in place, so the raw weight bytes can be shared with the source graph.
     this.graph = {
       ...source,
-      node: (source.node ?? []).map((n) => ({ ...n, input: [...(n.input ?? [])], output: [...(n.output ?? [])], attribute: [...(n.attribute ?? [])] })),
+      node: (source.node ?? []).map((n) => ({
+        ...n,
+        input: [...(n.input ?? [])],
+        output: [...(n.output ?? [])],
+        attribute: [...(n.attribute ?? [])],
+      })),
       initializer: [...(source.initializer ?? [])],
       input: [...(source.input ?? [])],
       output: [...(source.output ?? [])],

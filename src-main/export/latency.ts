@@ -39,7 +39,13 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 function defaults(opts: LatencyOptions): Required<LatencyOptions> {
-  return { runs: opts.runs ?? 200, warmup: opts.warmup ?? 20, batch: opts.batch ?? 32, batchRuns: opts.batchRuns ?? 20, threads: opts.threads ?? 1 };
+  return {
+    runs: opts.runs ?? 200,
+    warmup: opts.warmup ?? 20,
+    batch: opts.batch ?? 32,
+    batchRuns: opts.batchRuns ?? 20,
+    threads: opts.threads ?? 1,
+  };
 }
 
 async function time(runs: number, warmup: number, once: () => Promise<void>): Promise<number[]> {
@@ -67,9 +73,17 @@ function summarise(single: number[], batched: number[], o: Required<LatencyOptio
 }
 
 /** `inputShape` is the file's input shape without the batch axis, in its own layout. */
-export async function measureOrtLatency(bytes: Uint8Array, inputShape: number[], opts: LatencyOptions = {}): Promise<LatencyResult> {
+export async function measureOrtLatency(
+  bytes: Uint8Array,
+  inputShape: number[],
+  opts: LatencyOptions = {},
+): Promise<LatencyResult> {
   const o = defaults(opts);
-  const session = await openSession(bytes, { intraOpNumThreads: o.threads, interOpNumThreads: 1, executionMode: 'sequential' });
+  const session = await openSession(bytes, {
+    intraOpNumThreads: o.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  });
   try {
     const feed = (n: number) => {
       const size = n * inputShape.reduce((a, d) => a * d, 1);

@@ -35,11 +35,15 @@ export function locateRun(home: string, idOrDir: string): LocatedRun {
   }
   const summaryFile = path.join(runDir, 'summary.json');
   if (!existsSync(summaryFile)) {
-    throw new RunNotFoundError(`no finished run "${idOrDir}" (looked for ${summaryFile}); a run that was stopped or failed has no summary`);
+    throw new RunNotFoundError(
+      `no finished run "${idOrDir}" (looked for ${summaryFile}); a run that was stopped or failed has no summary`,
+    );
   }
   const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummary;
   if (summary.status && summary.status !== 'completed') {
-    throw new RunNotFoundError(`run "${summary.runId}" is ${summary.status}, not completed: resume it before exporting`);
+    throw new RunNotFoundError(
+      `run "${summary.runId}" is ${summary.status}, not completed: resume it before exporting`,
+    );
   }
   const recipeFile = path.join(runDir, 'recipe.json');
   const recipe = parseRecipe(JSON.parse(readFileSync(recipeFile, 'utf8')), recipeFile);

@@ -51,7 +51,14 @@ export function irVersionForOpset(opset: number): number {
 export async function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Promise<OnnxExportResult> {
   const built = await buildOnnxModel(model, opts);
   const bytes = onnx.ModelProto.encode(built.proto).finish();
-  return { bytes, inputName: built.inputName, outputName: built.outputName, inputShape: built.inputShape, opset: built.opset, nodeCount: built.nodeCount };
+  return {
+    bytes,
+    inputName: built.inputName,
+    outputName: built.outputName,
+    inputShape: built.inputShape,
+    opset: built.opset,
+    nodeCount: built.nodeCount,
+  };
 }
 
 /** The fp32 model as a protobuf object, for passes (fp16, int8) that rewrite it before encoding. */
@@ -67,7 +74,8 @@ export async function buildOnnxModel(model: tf.LayersModel, opts: OnnxExportOpti
     throw new Error(`ONNX export: opset ${opset} is not supported (use ${MIN_OPSET}-${MAX_OPSET})`);
   }
   const inputLayout = opts.inputLayout ?? 'NCHW';
-  if (inputLayout !== 'NCHW' && inputLayout !== 'NHWC') throw new Error(`ONNX export: unknown inputLayout "${String(inputLayout)}"`);
+  if (inputLayout !== 'NCHW' && inputLayout !== 'NHWC')
+    throw new Error(`ONNX export: unknown inputLayout "${String(inputLayout)}"`);
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'logits';
 

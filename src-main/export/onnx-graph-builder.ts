@@ -77,7 +77,13 @@ export class OnnxGraphBuilder {
   }
 
   /** Appends a node with one output and returns the output's name. */
-  node(opType: string, inputs: string[], nameBase: string, attrs: Record<string, AttrValue> = {}, outputName?: string): string {
+  node(
+    opType: string,
+    inputs: string[],
+    nameBase: string,
+    attrs: Record<string, AttrValue> = {},
+    outputName?: string,
+  ): string {
     const output = outputName ?? this.unique(`${nameBase}_out`);
     this.nodes.push({
       opType,

@@ -20,7 +20,8 @@ function checkCount(name: string, length: number, dims: number[]): void {
 
 /** The values of a FLOAT initializer, from raw_data or the float_data field. */
 export function readFloatTensor(t: OnnxTypes.ITensorProto): Float32Array {
-  if (t.dataType !== DataType.FLOAT) throw new TypeError(`initializer ${t.name} is not FLOAT (data type ${t.dataType})`);
+  if (t.dataType !== DataType.FLOAT)
+    throw new TypeError(`initializer ${t.name} is not FLOAT (data type ${t.dataType})`);
   const count = elementCount((t.dims ?? []).map(Number));
   if (t.rawData && t.rawData.length) {
     const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
@@ -29,8 +30,14 @@ export function readFloatTensor(t: OnnxTypes.ITensorProto): Float32Array {
   return Float32Array.from(t.floatData ?? []);
 }
 
-function raw(name: string, dims: number[], dataType: number, bytesPer: number, values: ArrayLike<number>,
-  write: (view: DataView, offset: number, v: number) => void): OnnxTypes.ITensorProto {
+function raw(
+  name: string,
+  dims: number[],
+  dataType: number,
+  bytesPer: number,
+  values: ArrayLike<number>,
+  write: (view: DataView, offset: number, v: number) => void,
+): OnnxTypes.ITensorProto {
   checkCount(name, values.length, dims);
   const rawData = new Uint8Array(values.length * bytesPer);
   const view = new DataView(rawData.buffer);

@@ -13,15 +13,37 @@ import { openSession } from './ort-run.ts';
 
 /** ORT kernels that compute on 8-bit integers (contrib ops live in the com.microsoft domain). */
 export const INTEGER_KERNELS: ReadonlySet<string> = new Set([
-  'QLinearConv', 'QLinearMatMul', 'MatMulInteger', 'ConvInteger', 'QGemm', 'QLinearAdd', 'QLinearMul',
-  'QLinearGlobalAveragePool', 'QLinearAveragePool', 'QLinearConcat', 'QLinearSigmoid', 'QLinearLeakyRelu',
-  'QLinearSoftmax', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul',
+  'QLinearConv',
+  'QLinearMatMul',
+  'MatMulInteger',
+  'ConvInteger',
+  'QGemm',
+  'QLinearAdd',
+  'QLinearMul',
+  'QLinearGlobalAveragePool',
+  'QLinearAveragePool',
+  'QLinearConcat',
+  'QLinearSigmoid',
+  'QLinearLeakyRelu',
+  'QLinearSoftmax',
+  'MatMulIntegerToFloat',
+  'DynamicQuantizeMatMul',
 ]);
 
 /** Operators that carry data through unchanged and do not count as float compute. */
 const DATA_MOVEMENT = new Set([
-  'QuantizeLinear', 'DequantizeLinear', 'Transpose', 'Flatten', 'Reshape', 'Identity', 'MaxPool', 'NhwcMaxPool',
-  'ReorderInput', 'ReorderOutput', 'Squeeze', 'Unsqueeze',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'Transpose',
+  'Flatten',
+  'Reshape',
+  'Identity',
+  'MaxPool',
+  'NhwcMaxPool',
+  'ReorderInput',
+  'ReorderOutput',
+  'Squeeze',
+  'Unsqueeze',
 ]);
 
 export interface OptimizedGraph {
@@ -33,7 +55,10 @@ export interface OptimizedGraph {
   dequantizeLinear: number;
 }
 
-export async function inspectOptimizedGraph(bytes: Uint8Array, level: 'basic' | 'extended' | 'all' = 'all'): Promise<OptimizedGraph> {
+export async function inspectOptimizedGraph(
+  bytes: Uint8Array,
+  level: 'basic' | 'extended' | 'all' = 'all',
+): Promise<OptimizedGraph> {
   const dir = mkdtempSync(path.join(tmpdir(), 'distill-ort-opt-'));
   const file = path.join(dir, 'optimized.onnx');
   try {

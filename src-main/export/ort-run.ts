@@ -12,9 +12,15 @@ export interface ImageDims {
   channels: number;
 }
 
-export function openSession(bytes: Uint8Array, opts: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+export function openSession(
+  bytes: Uint8Array,
+  opts: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
   // Warnings only: ORT logs an informational line per session otherwise.
-  return ort.InferenceSession.create(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { logSeverityLevel: 3, ...opts });
+  return ort.InferenceSession.create(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+    logSeverityLevel: 3,
+    ...opts,
+  });
 }
 
 /** A feed tensor for `count` NHWC images in the given layout. */

@@ -46,7 +46,9 @@ export async function checkOnnxParity(
   const perSample = dims.reduce((a, d) => a * d, 1);
   if (!Number.isInteger(n) || n < 1) throw new Error(`checkOnnxParity: n must be a positive integer, got ${n}`);
   if (sample.length < n * perSample) {
-    throw new Error(`checkOnnxParity: sample holds ${sample.length} values, ${n} inputs of [${dims.join(', ')}] need ${n * perSample}`);
+    throw new Error(
+      `checkOnnxParity: sample holds ${sample.length} values, ${n} inputs of [${dims.join(', ')}] need ${n * perSample}`,
+    );
   }
   const nhwc = sample.subarray(0, n * perSample);
 

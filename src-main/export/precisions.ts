@@ -16,7 +16,11 @@ export const PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 
 /** File names inside a bundle; fp32 is the plain `model.onnx` a user reaches for first. */
-export const PRECISION_FILES: Readonly<Record<Precision, string>> = { fp32: 'model.onnx', fp16: 'model.fp16.onnx', int8: 'model.int8.onnx' };
+export const PRECISION_FILES: Readonly<Record<Precision, string>> = {
+  fp32: 'model.onnx',
+  fp16: 'model.fp16.onnx',
+  int8: 'model.int8.onnx',
+};
 
 export const PRECISION_TITLES: Readonly<Record<Precision, string>> = {
   fp32: 'float32',
@@ -26,7 +30,10 @@ export const PRECISION_TITLES: Readonly<Record<Precision, string>> = {
 
 export function parsePrecisions(list: string): Precision[] {
   const out: Precision[] = [];
-  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!(PRECISIONS as readonly string[]).includes(raw)) {
       throw new UnknownPrecisionError(`unknown precision "${raw}" (use ${PRECISIONS.join(', ')})`);
     }
@@ -65,22 +72,41 @@ function withPrecision(proto: OnnxTypes.IModelProto, precision: Precision): Onnx
   return { ...proto, metadataProps: [...rest, { key: 'precision', value: precision }] };
 }
 
-export async function exportPrecisions(model: tf.LayersModel, opts: PrecisionExportOptions): Promise<PrecisionArtifact[]> {
+export async function exportPrecisions(
+  model: tf.LayersModel,
+  opts: PrecisionExportOptions,
+): Promise<PrecisionArtifact[]> {
   const built = await buildOnnxModel(model, opts);
   const inputLayout = opts.inputLayout ?? 'NCHW';
-  const base = { inputName: built.inputName, outputName: built.outputName, inputShape: built.inputShape, inputLayout, opset: built.opset };
+  const base = {
+    inputName: built.inputName,
+    outputName: built.outputName,
+    inputShape: built.inputShape,
+    inputLayout,
+    opset: built.opset,
+  };
   const out: PrecisionArtifact[] = [];
   for (const precision of opts.precisions) {
     if (precision === 'fp32') {
       out.push({ ...base, precision, bytes: onnx.ModelProto.encode(withPrecision(built.proto, 'fp32')).finish() });
     } else if (precision === 'fp16') {
-      out.push({ ...base, precision, bytes: onnx.ModelProto.encode(withPrecision(toFp16Weights(built.proto), 'fp16')).finish() });
+      out.push({
+        ...base,
+        precision,
+        bytes: onnx.ModelProto.encode(withPrecision(toFp16Weights(built.proto), 'fp16')).finish(),
+      });
     } else {
       const cal = opts.calibration;
-      if (!cal || cal.count < 1) throw new CalibrationError('int8 export needs calibration images (the run\'s local images)');
+      if (!cal || cal.count < 1)
+        throw new CalibrationError("int8 export needs calibration images (the run's local images)");
       const ranges = await calibrateRanges(built.proto, cal.images, cal.count, cal.dims, { layout: inputLayout });
       const { model: q, summary } = quantizeQdq(built.proto, ranges);
-      out.push({ ...base, precision, bytes: onnx.ModelProto.encode(q).finish(), quantization: { ...summary, calibrationImages: cal.count } });
+      out.push({
+        ...base,
+        precision,
+        bytes: onnx.ModelProto.encode(q).finish(),
+        quantization: { ...summary, calibrationImages: cal.count },
+      });
     }
   }
   return out;

@@ -24,7 +24,13 @@ import { onnx, type OnnxTypes } from './onnx-proto.ts';
 import { GraphEditor } from './graph-edit.ts';
 import { attribute } from './onnx-graph-builder.ts';
 import { floatTensor, int32Tensor, int8Tensor, readFloatTensor, uint8Tensor } from './onnx-tensors.ts';
-import { activationParams, quantizeBias, quantizeWeightsPerChannel, type ActivationParams, type TensorRange } from './quant-params.ts';
+import {
+  activationParams,
+  quantizeBias,
+  quantizeWeightsPerChannel,
+  type ActivationParams,
+  type TensorRange,
+} from './quant-params.ts';
 import { QuantizationError } from './errors.ts';
 
 /** Ops whose output gets its own calibrated parameters. */
@@ -56,7 +62,10 @@ export function quantizeQdq(
   const metadataProps = [
     ...(model.metadataProps ?? []).filter((p) => p.key !== 'precision'),
     { key: 'precision', value: 'int8' },
-    { key: 'quantization', value: 'QDQ static, activations uint8 asymmetric per tensor, weights int8 symmetric per channel' },
+    {
+      key: 'quantization',
+      value: 'QDQ static, activations uint8 asymmetric per tensor, weights int8 symmetric per channel',
+    },
   ];
   return {
     model: { ...model, graph: g.graph, metadataProps },
@@ -81,7 +90,8 @@ function foldActivations(g: GraphEditor): number {
   let count = 0;
   for (const act of [...g.nodes]) {
     const isRelu = act.opType === 'Relu';
-    const isClip0 = act.opType === 'Clip' && scalarValue(g, act.input?.[1]) === 0 && scalarValue(g, act.input?.[2]) !== undefined;
+    const isClip0 =
+      act.opType === 'Clip' && scalarValue(g, act.input?.[1]) === 0 && scalarValue(g, act.input?.[2]) !== undefined;
     if (!isRelu && !isClip0) continue;
     const x = act.input![0];
     const producer = g.producer(x);
@@ -100,7 +110,10 @@ class QdqWriter {
   private readonly dequantized = new Map<string, string>();
   private readonly dqOutputs = new Set<string>();
 
-  constructor(private readonly g: GraphEditor, private readonly ranges: Map<string, TensorRange>) {}
+  constructor(
+    private readonly g: GraphEditor,
+    private readonly ranges: Map<string, TensorRange>,
+  ) {}
 
   quantizeNode(node: Node): boolean {
     const op = node.opType ?? '';
@@ -164,8 +177,18 @@ class QdqWriter {
     g.initializers.push(floatTensor(scale, [p.scale], []), uint8Tensor(zp, [p.zeroPoint], []));
     const qOut = g.unique(`${tensor}_quantized`);
     const dqOut = g.unique(`${tensor}_dequantized`);
-    const qNode: Node = { opType: 'QuantizeLinear', name: g.unique(`${tensor}_QuantizeLinear`), input: [tensor, scale, zp], output: [qOut] };
-    const dqNode: Node = { opType: 'DequantizeLinear', name: g.unique(`${tensor}_DequantizeLinear`), input: [qOut, scale, zp], output: [dqOut] };
+    const qNode: Node = {
+      opType: 'QuantizeLinear',
+      name: g.unique(`${tensor}_QuantizeLinear`),
+      input: [tensor, scale, zp],
+      output: [qOut],
+    };
+    const dqNode: Node = {
+      opType: 'DequantizeLinear',
+      name: g.unique(`${tensor}_DequantizeLinear`),
+      input: [qOut, scale, zp],
+      output: [dqOut],
+    };
     g.redirectConsumers(tensor, dqOut);
     g.insertAfterProducer(dqNode, tensor);
     g.insertAfterProducer(qNode, tensor);
@@ -194,25 +217,53 @@ class QdqWriter {
     }
     const channels = dims[0];
     const qw = quantizeWeightsPerChannel(w, channels);
-    inputs[1] = this.constantDq(`${inputs[1]}`, int8Tensor(g.unique(`${inputs[1]}_int8`), qw.values, dims), qw.scales, 'int8');
+    inputs[1] = this.constantDq(
+      `${inputs[1]}`,
+      int8Tensor(g.unique(`${inputs[1]}_int8`), qw.values, dims),
+      qw.scales,
+      'int8',
+    );
     if (inputs[2]) {
       const b = g.initializer(inputs[2]);
-      if (!b) throw new QuantizationError(`${node.opType} "${node.name}" has a computed bias; only constant bias is supported`);
+      if (!b)
+        throw new QuantizationError(
+          `${node.opType} "${node.name}" has a computed bias; only constant bias is supported`,
+        );
       const qb = quantizeBias(readFloatTensor(b), inputScale, qw.scales);
-      inputs[2] = this.constantDq(`${inputs[2]}`, int32Tensor(g.unique(`${inputs[2]}_int32`), qb.values, [channels]), qb.scales, 'int32');
+      inputs[2] = this.constantDq(
+        `${inputs[2]}`,
+        int32Tensor(g.unique(`${inputs[2]}_int32`), qb.values, [channels]),
+        qb.scales,
+        'int32',
+      );
     }
   }
 
   /** A DequantizeLinear along axis 0 of a constant, placed first in the graph. */
-  private constantDq(base: string, values: OnnxTypes.ITensorProto, scales: Float32Array, zpType: 'int8' | 'int32'): string {
+  private constantDq(
+    base: string,
+    values: OnnxTypes.ITensorProto,
+    scales: Float32Array,
+    zpType: 'int8' | 'int32',
+  ): string {
     const g = this.g;
     const n = scales.length;
     const scale = g.unique(`${base}_scale`);
     const zp = g.unique(`${base}_zero_point`);
     const zeros = new Array<number>(n).fill(0);
-    g.initializers.push(values, floatTensor(scale, scales, [n]), zpType === 'int8' ? int8Tensor(zp, zeros, [n]) : int32Tensor(zp, zeros, [n]));
+    g.initializers.push(
+      values,
+      floatTensor(scale, scales, [n]),
+      zpType === 'int8' ? int8Tensor(zp, zeros, [n]) : int32Tensor(zp, zeros, [n]),
+    );
     const out = g.unique(`${base}_dequantized`);
-    g.nodes.unshift({ opType: 'DequantizeLinear', name: g.unique(`${base}_DequantizeLinear`), input: [values.name!, scale, zp], output: [out], attribute: [attribute('axis', 0)] });
+    g.nodes.unshift({
+      opType: 'DequantizeLinear',
+      name: g.unique(`${base}_DequantizeLinear`),
+      input: [values.name!, scale, zp],
+      output: [out],
+      attribute: [attribute('axis', 0)],
+    });
     return out;
   }
 }

@@ -48,10 +48,30 @@ interface Value {
 const BATCH_DIM = 'N';
 
 const SUPPORTED = [
-  'InputLayer', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense', 'BatchNormalization', 'MaxPooling2D',
-  'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten', 'Add', 'Multiply', 'Concatenate',
-  'Activation', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'Dropout', 'SpatialDropout1D', 'GaussianNoise',
-  'GaussianDropout', 'AlphaDropout',
+  'InputLayer',
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'Dense',
+  'BatchNormalization',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'Flatten',
+  'Add',
+  'Multiply',
+  'Concatenate',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'Softmax',
+  'Dropout',
+  'SpatialDropout1D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
 ];
 const CONV_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 /** Layers that only act during training and are identities at inference. */
@@ -80,7 +100,13 @@ function pair(v: unknown, what: string, layer: tf.layers.Layer): [number, number
  * Begin/end padding for one spatial axis, exactly as TensorFlow computes 'SAME':
  * the output is ceil(in/stride) and any odd leftover padding goes at the end.
  */
-export function tfPads(padding: string, inSize: number, kernel: number, stride: number, dilation: number): [number, number] {
+export function tfPads(
+  padding: string,
+  inSize: number,
+  kernel: number,
+  stride: number,
+  dilation: number,
+): [number, number] {
   if (padding === 'valid') return [0, 0];
   if (padding !== 'same') throw new Error(`ONNX export: padding "${padding}" is not supported`);
   const effective = (kernel - 1) * dilation + 1;
@@ -98,12 +124,17 @@ class Converter {
   private readonly foldedBn = new Set<LayerNode>();
   private readonly consumers = new Map<number, number>();
 
-  constructor(private readonly model: tf.LayersModel, private readonly opts: ConvertOptions) {}
+  constructor(
+    private readonly model: tf.LayersModel,
+    private readonly opts: ConvertOptions,
+  ) {}
 
   run(): ConvertedGraph {
     const { model, opts } = this;
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-      throw new Error(`ONNX export supports single-input single-output models; "${model.name}" has ${model.inputs.length} inputs and ${model.outputs.length} outputs`);
+      throw new Error(
+        `ONNX export supports single-input single-output models; "${model.name}" has ${model.inputs.length} inputs and ${model.outputs.length} outputs`,
+      );
     }
     if (opts.inputName === opts.outputName) throw new Error('ONNX export: inputName and outputName must differ');
     this.b.reserve(opts.inputName, opts.outputName);
@@ -245,10 +276,14 @@ class Converter {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Record<string, unknown>;
     if (typeof cfg.dataFormat === 'string' && cfg.dataFormat !== 'channelsLast') {
-      throw new Error(`ONNX export: layer "${layer.name}" (${cls}) uses dataFormat ${cfg.dataFormat}; only channelsLast is supported`);
+      throw new Error(
+        `ONNX export: layer "${layer.name}" (${cls}) uses dataFormat ${cfg.dataFormat}; only channelsLast is supported`,
+      );
     }
     if (node.outputTensors.length !== 1) {
-      throw new Error(`ONNX export: layer "${layer.name}" (${cls}) has ${node.outputTensors.length} outputs; only single-output layers are supported`);
+      throw new Error(
+        `ONNX export: layer "${layer.name}" (${cls}) has ${node.outputTensors.length} outputs; only single-output layers are supported`,
+      );
     }
     switch (cls) {
       case 'Conv2D':
@@ -269,14 +304,20 @@ class Converter {
         const pooled = this.b.node(op, [x.name], layer.name);
         if (cfg.keepDims === true) return this.setOutput(node, { name: pooled, layout: 'NCHW' });
         // ONNX keeps the [N, C, 1, 1] spatial axes; tfjs drops them.
-        return this.setOutput(node, { name: this.b.node('Flatten', [pooled], `${layer.name}_flatten`, { axis: 1 }), layout: 'native' });
+        return this.setOutput(node, {
+          name: this.b.node('Flatten', [pooled], `${layer.name}_flatten`, { axis: 1 }),
+          layout: 'native',
+        });
       }
       case 'Flatten': {
         // Flatten must see NHWC order so the flat feature index matches tfjs, which
         // is what the following Dense kernel's rows were trained against.
         const x = this.toLayout(this.input(node), 'native');
         if (x.shape.length === 2) return this.setOutput(node, x);
-        return this.setOutput(node, { name: this.b.node('Flatten', [x.name], layer.name, { axis: 1 }), layout: 'native' });
+        return this.setOutput(node, {
+          name: this.b.node('Flatten', [x.name], layer.name, { axis: 1 }),
+          layout: 'native',
+        });
       }
       case 'Add':
       case 'Multiply':
@@ -288,27 +329,38 @@ class Converter {
       case 'ReLU': {
         const x = this.input(node);
         const max = cfg.maxValue;
-        const name = max === null || max === undefined
-          ? this.b.node('Relu', [x.name], layer.name)
-          : this.clip(x.name, 0, Number(max), layer.name);
+        const name =
+          max === null || max === undefined
+            ? this.b.node('Relu', [x.name], layer.name)
+            : this.clip(x.name, 0, Number(max), layer.name);
         return this.setOutput(node, { name, layout: x.layout });
       }
       case 'LeakyReLU': {
         const x = this.input(node);
         const alpha = Number(cfg.alpha ?? 0.3);
-        return this.setOutput(node, { name: this.b.node('LeakyRelu', [x.name], layer.name, { alpha: float(alpha) }), layout: x.layout });
+        return this.setOutput(node, {
+          name: this.b.node('LeakyRelu', [x.name], layer.name, { alpha: float(alpha) }),
+          layout: x.layout,
+        });
       }
       case 'ELU': {
         const x = this.input(node);
         const alpha = Number(cfg.alpha ?? 1);
-        return this.setOutput(node, { name: this.b.node('Elu', [x.name], layer.name, { alpha: float(alpha) }), layout: x.layout });
+        return this.setOutput(node, {
+          name: this.b.node('Elu', [x.name], layer.name, { alpha: float(alpha) }),
+          layout: x.layout,
+        });
       }
       case 'Softmax': {
         const x = this.input(node);
         const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
-        if (axis.length !== 1) throw new Error(`ONNX export: layer "${layer.name}" (Softmax) over several axes is not supported`);
+        if (axis.length !== 1)
+          throw new Error(`ONNX export: layer "${layer.name}" (Softmax) over several axes is not supported`);
         const onnxAxis = this.mapAxis(x, Number(axis[0]), layer);
-        return this.setOutput(node, { name: this.b.node('Softmax', [x.name], layer.name, { axis: onnxAxis }), layout: x.layout });
+        return this.setOutput(node, {
+          name: this.b.node('Softmax', [x.name], layer.name, { axis: onnxAxis }),
+          layout: x.layout,
+        });
       }
       default:
         if (INFERENCE_IDENTITY.has(cls)) return this.setOutput(node, this.input(node));
@@ -322,7 +374,8 @@ class Converter {
   private mapAxis(v: Value, axis: number, layer: tf.layers.Layer): number {
     const rank = v.shape.length;
     const a = axis < 0 ? axis + rank : axis;
-    if (a < 0 || a >= rank) throw new Error(`ONNX export: layer "${layer.name}" has axis ${axis} out of range for rank ${rank}`);
+    if (a < 0 || a >= rank)
+      throw new Error(`ONNX export: layer "${layer.name}" has axis ${axis} out of range for rank ${rank}`);
     if (v.layout === 'native') return a;
     return [0, 2, 3, 1][a];
   }
@@ -334,7 +387,11 @@ class Converter {
 
   private activation(x: Value, act: string, layer: tf.layers.Layer, suffix = ''): Value {
     const base = `${layer.name}${suffix}`;
-    const unary = (op: string, attrs = {}): Value => ({ name: this.b.node(op, [x.name], base, attrs), layout: x.layout, shape: x.shape });
+    const unary = (op: string, attrs = {}): Value => ({
+      name: this.b.node(op, [x.name], base, attrs),
+      layout: x.layout,
+      shape: x.shape,
+    });
     switch (act) {
       case 'linear':
         return x;
@@ -370,7 +427,9 @@ class Converter {
   }
 
   private weight(layer: tf.layers.Layer, suffix: string): { data: Float32Array; shape: number[] } | null {
-    const w = layer.weights.find((v) => v.originalName === `${layer.name}/${suffix}` || v.originalName.endsWith(`/${suffix}`));
+    const w = layer.weights.find(
+      (v) => v.originalName === `${layer.name}/${suffix}` || v.originalName.endsWith(`/${suffix}`),
+    );
     if (!w) return null;
     return { data: w.read().dataSync() as Float32Array, shape: w.shape as number[] };
   }
@@ -468,7 +527,12 @@ class Converter {
     if (bias) inputs.push(this.b.addFloatInitializer(`${layer.name}_B`, bias, [cout]));
     const convOut = this.b.node('Conv', inputs, layer.name, { ...convSpatial, group });
     const shape = outputTensor.shape as Shape;
-    const activated = this.activation({ name: convOut, layout: 'NCHW', shape }, String(cfg.activation ?? 'linear'), layer, '_act');
+    const activated = this.activation(
+      { name: convOut, layout: 'NCHW', shape },
+      String(cfg.activation ?? 'linear'),
+      layer,
+      '_act',
+    );
     this.values.set(outputTensor.id, { ...activated, shape });
   }
 
@@ -476,7 +540,9 @@ class Converter {
     const layer = node.outboundLayer;
     const x = this.toLayout(this.input(node), 'native');
     if (x.shape.length !== 2) {
-      throw new Error(`ONNX export: Dense layer "${layer.name}" gets a rank-${x.shape.length} input; add a Flatten before it`);
+      throw new Error(
+        `ONNX export: Dense layer "${layer.name}" gets a rank-${x.shape.length} input; add a Flatten before it`,
+      );
     }
     const k = this.requireWeight(layer, 'kernel');
     // Gemm computes A*B + C; tfjs's kernel is already [in, out], so transB = 0.
@@ -485,7 +551,10 @@ class Converter {
     if (bias) inputs.push(this.b.addFloatInitializer(`${layer.name}_B`, bias.data, bias.shape));
     const y = this.b.node('Gemm', inputs, layer.name, { transA: 0, transB: 0, alpha: float(1), beta: float(1) });
     const shape = node.outputTensors[0].shape as Shape;
-    this.setOutput(node, this.activation({ name: y, layout: 'native', shape }, String(cfg.activation ?? 'linear'), layer, '_act'));
+    this.setOutput(
+      node,
+      this.activation({ name: y, layout: 'native', shape }, String(cfg.activation ?? 'linear'), layer, '_act'),
+    );
   }
 
   private emitBatchNorm(node: LayerNode, cfg: Record<string, unknown>): void {
@@ -494,10 +563,13 @@ class Converter {
     let x = this.input(node);
     const rank = x.shape.length;
     if (!this.isChannelAxis(layer, rank)) {
-      throw new Error(`ONNX export: BatchNormalization "${layer.name}" normalises axis ${JSON.stringify(cfg.axis)}; only the channel (last) axis is supported`);
+      throw new Error(
+        `ONNX export: BatchNormalization "${layer.name}" normalises axis ${JSON.stringify(cfg.axis)}; only the channel (last) axis is supported`,
+      );
     }
     if (rank === 4) x = this.toLayout(x, 'NCHW');
-    else if (rank !== 2) throw new Error(`ONNX export: BatchNormalization "${layer.name}" on a rank-${rank} tensor is not supported`);
+    else if (rank !== 2)
+      throw new Error(`ONNX export: BatchNormalization "${layer.name}" on a rank-${rank} tensor is not supported`);
     // ONNX BatchNormalization normalises axis 1, which is the channel axis for both
     // NCHW feature maps and [N, C] vectors.
     const channels = Number(x.shape[rank - 1]);
@@ -523,7 +595,11 @@ class Converter {
     const padding = String(cfg.padding ?? 'valid');
     const [pt, pb] = tfPads(padding, inH, kh, sh, 1);
     const [pl, pr] = tfPads(padding, inW, kw, sw, 1);
-    const attrs: Record<string, number | number[]> = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [pt, pl, pb, pr] };
+    const attrs: Record<string, number | number[]> = {
+      kernel_shape: [kh, kw],
+      strides: [sh, sw],
+      pads: [pt, pl, pb, pr],
+    };
     // TF's 'SAME' average divides by the number of real (unpadded) elements.
     if (cls === 'AveragePooling2D') attrs.count_include_pad = 0;
     const y = this.b.node(cls === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x.name], layer.name, attrs);
@@ -533,7 +609,8 @@ class Converter {
   private emitElementwise(node: LayerNode, op: string): void {
     const layer = node.outboundLayer;
     const ins = node.inputTensors.map((_, i) => this.input(node, i));
-    const target: Layout = ins.some((v) => v.layout === 'NCHW') && ins.every((v) => v.shape.length === 4) ? 'NCHW' : 'native';
+    const target: Layout =
+      ins.some((v) => v.layout === 'NCHW') && ins.every((v) => v.shape.length === 4) ? 'NCHW' : 'native';
     const names = ins.map((v) => this.toLayout(v, target).name);
     // ONNX Add/Mul are binary, so n inputs become a left fold of n-1 nodes.
     let acc = names[0];
@@ -546,10 +623,16 @@ class Converter {
   private emitConcat(node: LayerNode, cfg: Record<string, unknown>): void {
     const layer = node.outboundLayer;
     const ins = node.inputTensors.map((_, i) => this.input(node, i));
-    const target: Layout = ins.some((v) => v.layout === 'NCHW') && ins.every((v) => v.shape.length === 4) ? 'NCHW' : 'native';
+    const target: Layout =
+      ins.some((v) => v.layout === 'NCHW') && ins.every((v) => v.shape.length === 4) ? 'NCHW' : 'native';
     const converted = ins.map((v) => this.toLayout(v, target));
     const axis = this.mapAxis(converted[0], Number(cfg.axis ?? -1), layer);
-    const y = this.b.node('Concat', converted.map((v) => v.name), layer.name, { axis });
+    const y = this.b.node(
+      'Concat',
+      converted.map((v) => v.name),
+      layer.name,
+      { axis },
+    );
     this.setOutput(node, { name: y, layout: target });
   }
 }

@@ -49,7 +49,11 @@ export async function studentReference(model: tf.LayersModel, set: EvalSet): Pro
   return { logits, classes, accuracy: set.labels ? agreement(classes, set.labels) : NaN };
 }
 
-export async function verifyPrecision(artifact: PrecisionArtifact, set: EvalSet, ref: StudentReference): Promise<PrecisionReport> {
+export async function verifyPrecision(
+  artifact: PrecisionArtifact,
+  set: EvalSet,
+  ref: StudentReference,
+): Promise<PrecisionReport> {
   const session = await openSession(artifact.bytes);
   let logits: Float32Array;
   try {
@@ -58,7 +62,9 @@ export async function verifyPrecision(artifact: PrecisionArtifact, set: EvalSet,
     await session.release();
   }
   if (logits.length !== ref.logits.length) {
-    throw new ParityError(`${artifact.precision}: ONNX output has ${logits.length} values, the student ${ref.logits.length}`);
+    throw new ParityError(
+      `${artifact.precision}: ONNX output has ${logits.length} values, the student ${ref.logits.length}`,
+    );
   }
   let maxAbsDiff = 0;
   for (let i = 0; i < logits.length; i++) {
@@ -77,12 +83,16 @@ export async function verifyPrecision(artifact: PrecisionArtifact, set: EvalSet,
     accuracyDrop: ref.accuracy - accuracy,
   };
   if (artifact.precision === 'fp32' && !(maxAbsDiff <= FP32_PARITY_BOUND)) {
-    throw new ParityError(`fp32 export differs from the tfjs student by ${maxAbsDiff} on ${set.count} images (bound ${FP32_PARITY_BOUND})`);
+    throw new ParityError(
+      `fp32 export differs from the tfjs student by ${maxAbsDiff} on ${set.count} images (bound ${FP32_PARITY_BOUND})`,
+    );
   }
   if (artifact.precision === 'int8') {
     report.optimized = await inspectOptimizedGraph(artifact.bytes);
     if (!report.optimized.integerKernels.length) {
-      throw new QuantizationError(`ONNX Runtime fused none of the int8 QDQ groups into integer kernels (optimized graph: ${report.optimized.ops.join(' ')})`);
+      throw new QuantizationError(
+        `ONNX Runtime fused none of the int8 QDQ groups into integer kernels (optimized graph: ${report.optimized.ops.join(' ')})`,
+      );
     }
   }
   return report;

@@ -21,16 +21,28 @@ export interface CheckpointPolicy {
   keepLast: number;
 }
 
-export async function writeCheckpoint(dir: string, epoch: number, model: tf.LayersModel, state: TrainState, lastGood?: number): Promise<{ path: string; bytes: number }> {
+export async function writeCheckpoint(
+  dir: string,
+  epoch: number,
+  model: tf.LayersModel,
+  state: TrainState,
+  lastGood?: number,
+): Promise<{ path: string; bytes: number }> {
   const final = path.join(dir, `epoch-${String(epoch).padStart(4, '0')}`);
   const tmp = `${final}.tmp`;
   try {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     await saveModel(model, path.join(tmp, 'student'));
-    const blobs = Buffer.concat(state.optimizer.map((w) => Buffer.from(w.values.buffer, w.values.byteOffset, w.values.byteLength)));
+    const blobs = Buffer.concat(
+      state.optimizer.map((w) => Buffer.from(w.values.buffer, w.values.byteOffset, w.values.byteLength)),
+    );
     writeFileSync(path.join(tmp, 'optimizer.bin'), blobs);
-    const meta = { epoch: state.epoch, rngState: state.rngState, optimizer: state.optimizer.map((w) => ({ name: w.name, shape: w.shape })) };
+    const meta = {
+      epoch: state.epoch,
+      rngState: state.rngState,
+      optimizer: state.optimizer.map((w) => ({ name: w.name, shape: w.shape })),
+    };
     writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(meta));
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
@@ -40,7 +52,9 @@ export async function writeCheckpoint(dir: string, epoch: number, model: tf.Laye
     if (code === 'ENOSPC' || code === 'EDQUOT') {
       throw new DiskFullError(
         `disk full while writing the checkpoint for epoch ${epoch} in ${dir}; ` +
-          (lastGood ? `the last good checkpoint (epoch ${lastGood}) is intact and \`distill resume\` continues from it` : 'no earlier checkpoint exists') +
+          (lastGood
+            ? `the last good checkpoint (epoch ${lastGood}) is intact and \`distill resume\` continues from it`
+            : 'no earlier checkpoint exists') +
           '. Free some space, then resume.',
       );
     }
@@ -92,7 +106,8 @@ export function pruneCheckpoints(store: Store, runId: string, dir: string, polic
     rmSync(c.path, { recursive: true, force: true });
   }
   if (existsSync(dir)) {
-    for (const name of readdirSync(dir)) if (name.endsWith('.tmp')) rmSync(path.join(dir, name), { recursive: true, force: true });
+    for (const name of readdirSync(dir))
+      if (name.endsWith('.tmp')) rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 

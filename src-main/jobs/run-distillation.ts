@@ -84,7 +84,10 @@ export async function resumeRun(opts: JobOptions & { runId: string; budgetQuerie
 }
 
 /** One session of a run, top to bottom: prepare, label the held-out images, train, finish. */
-async function executeRun(opts: JobOptions, run: { runId: string; projectId: number; recipe: Recipe; preflight?: PlannedQueries }): Promise<RunSummary> {
+async function executeRun(
+  opts: JobOptions,
+  run: { runId: string; projectId: number; recipe: Recipe; preflight?: PlannedQueries },
+): Promise<RunSummary> {
   const ctx = createRunContext(opts, run);
   mkdirSync(ctx.runDir, { recursive: true });
   writeFileSync(path.join(ctx.runDir, 'recipe.json'), JSON.stringify(ctx.recipe, null, 2));

@@ -27,7 +27,10 @@ export async function validateRecipeReferences(recipe: Recipe, baseDir: string):
       problems.push('teacher.input: a bare .onnx teacher needs an input spec (shape, layout, scale)');
     }
   }
-  for (const [key, src] of [['data.train', recipe.data.train], ['data.test', recipe.data.test]] as const) {
+  for (const [key, src] of [
+    ['data.train', recipe.data.train],
+    ['data.test', recipe.data.test],
+  ] as const) {
     if (!src) continue;
     if (src.kind === 'folder' && !existsSync(resolveRecipePath(src.dir, baseDir))) {
       problems.push(`${key}.dir: ${resolveRecipePath(src.dir, baseDir)} does not exist`);

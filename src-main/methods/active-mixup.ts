@@ -54,15 +54,22 @@ export function leastConfident(logits: Float32Array, C: number, take: number): I
 export const activeMixup: DistillMethod<typeof kwargs> = {
   key: 'active-mixup',
   title: 'Active MixUp (query the mixups the student is least sure of)',
-  reference: 'Wang, Li, Yu, Xu, Lin, "Neural Networks Are More Productive Teachers Than Human Raters: Active Mixup for Data-Efficient Knowledge Distillation from a Blackbox Model", CVPR 2020',
-  formula: 'round r: pick argmin_x max_c softmax(S(x))_c over mixups x = λx₁+(1−λ)x₂; L = T²·KL(softmax(t/T) ‖ softmax(s/T))',
+  reference:
+    'Wang, Li, Yu, Xu, Lin, "Neural Networks Are More Productive Teachers Than Human Raters: Active Mixup for Data-Efficient Knowledge Distillation from a Blackbox Model", CVPR 2020',
+  formula:
+    'round r: pick argmin_x max_c softmax(S(x))_c over mixups x = λx₁+(1−λ)x₂; L = T²·KL(softmax(t/T) ‖ softmax(s/T))',
   help: 'Asks the teacher about your local images, then, over a few rounds, about the blends of two images the student is least sure of. Spends what the budget leaves where the student has most to learn.',
   kwargs,
   plan(ctx) {
     const k = kwargs.parse(ctx.kwargs);
     const M = mixupCount(ctx);
-    const notes = [`${k.rounds} rounds of ${Math.ceil(M / k.rounds)} mixups each, chosen from ${k.candidateFactor}× as many candidates scored by the student (scoring is free).`];
-    if (ctx.responseKind === 'top-1') notes.push(top1Note('falls back to cross-entropy on one-hot targets; selection is unchanged (it uses only the student).'));
+    const notes = [
+      `${k.rounds} rounds of ${Math.ceil(M / k.rounds)} mixups each, chosen from ${k.candidateFactor}× as many candidates scored by the student (scoring is free).`,
+    ];
+    if (ctx.responseKind === 'top-1')
+      notes.push(
+        top1Note('falls back to cross-entropy on one-hot targets; selection is unchanged (it uses only the student).'),
+      );
     return {
       total: ctx.localCount + M,
       items: [
@@ -109,7 +116,9 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
           selected += pick.length;
           if (selectedImages.length < 64) selectedImages.push(chosen.subarray(0, Math.min(pick.length, 16) * per));
           selectedLabels.push(...r.top1.subarray(0, Math.min(pick.length, 16)));
-          ctx.log(`active-mixup: round ${p}/${rounds}: labelled the ${pick.length} least confident of ${cands.count} mixups`);
+          ctx.log(
+            `active-mixup: round ${p}/${rounds}: labelled the ${pick.length} least confident of ${cands.count} mixups`,
+          );
         }
       }
       const end = phaseEnd(p);
@@ -141,7 +150,12 @@ export const activeMixup: DistillMethod<typeof kwargs> = {
     }
     const sel = concatBlocks(selectedImages);
     saveSentGrid(ctx, 'sent-active-mixup', { images: sel, count: sel.length / per, dims, labels: selectedLabels });
-    return { epochsRun, samplesSeen, stopped: false, targets: `${hard ? 'one-hot top-1' : `${replies.kind} at T=${T}`} on ${local.count} real + ${selected} selected mixups` };
+    return {
+      epochsRun,
+      samplesSeen,
+      stopped: false,
+      targets: `${hard ? 'one-hot top-1' : `${replies.kind} at T=${T}`} on ${local.count} real + ${selected} selected mixups`,
+    };
   },
 };
 

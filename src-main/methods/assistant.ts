@@ -53,9 +53,15 @@ export async function assistantRows(
   const spec = getStudent(opts.student);
   const { dims, C } = set;
   const per = dims.height * dims.width * dims.channels;
-  const model: tf.LayersModel = spec.build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: C, seed: rng.fork() });
+  const model: tf.LayersModel = spec.build({
+    inputShape: [dims.height, dims.width, dims.channels],
+    numClasses: C,
+    seed: rng.fork(),
+  });
   try {
-    ctx.log(`assistant: training ${spec.key} on the ${set.count} teacher-labelled rows (${ctx.training.epochs} epochs) before the student`);
+    ctx.log(
+      `assistant: training ${spec.key} on the ${set.count} teacher-labelled rows (${ctx.training.epochs} epochs) before the student`,
+    );
     const t0 = performance.now();
     // A model of its own, trained from scratch: it neither reports the run's progress nor resumes.
     const result = await trainOnContext(ctx, {
@@ -69,7 +75,8 @@ export async function assistantRows(
       batchHook: set.hook,
       log: () => {},
       onEpoch: (e) => {
-        if (e.epoch % 10 === 0 || e.epoch === e.epochs) ctx.log(`assistant: epoch ${e.epoch}/${e.epochs}, loss ${e.loss.toFixed(4)}`);
+        if (e.epoch % 10 === 0 || e.epoch === e.epochs)
+          ctx.log(`assistant: epoch ${e.epoch}/${e.epochs}, loss ${e.loss.toFixed(4)}`);
       },
       onStep: undefined,
       resume: undefined,
@@ -86,7 +93,9 @@ export async function assistantRows(
     const pool = { images: concatBlocks(parts), count: have };
     const logits = await predictLogits(model, pool.images, pool.count, dims);
     const targets = softTargets(responsesFromLogits(logits, C), set.T).values;
-    ctx.log(`assistant: trained in ${((performance.now() - t0) / 1000).toFixed(0)} s; labelled ${pool.count} free MixUp images (no queries)`);
+    ctx.log(
+      `assistant: trained in ${((performance.now() - t0) / 1000).toFixed(0)} s; labelled ${pool.count} free MixUp images (no queries)`,
+    );
     return { images: pool.images, targets, count: pool.count };
   } finally {
     model.dispose();

@@ -7,7 +7,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import { cvaeLoss } from './losses.ts';
 
-interface Dense { w: tf.Variable; b: tf.Variable }
+interface Dense {
+  w: tf.Variable;
+  b: tf.Variable;
+}
 
 function dense(inputs: number, units: number, rng: Rng): Dense {
   // Glorot uniform from the run's RNG, so the CVAE is reproducible from the recipe seed.
@@ -28,14 +31,26 @@ export class ConditionalVae {
   private readonly logVar: Dense;
   private readonly decoder: Dense[];
 
-  constructor(readonly dims: number, readonly numClasses: number, rng: Rng) {
+  constructor(
+    readonly dims: number,
+    readonly numClasses: number,
+    rng: Rng,
+  ) {
     const hidden = [256, 128, 64];
     let inputs = dims + numClasses;
-    this.encoder = hidden.map((h) => { const l = dense(inputs, h, rng); inputs = h; return l; });
+    this.encoder = hidden.map((h) => {
+      const l = dense(inputs, h, rng);
+      inputs = h;
+      return l;
+    });
     this.mu = dense(64, this.latent, rng);
     this.logVar = dense(64, this.latent, rng);
     inputs = this.latent + numClasses;
-    this.decoder = [64, 128, 256, dims].map((h) => { const l = dense(inputs, h, rng); inputs = h; return l; });
+    this.decoder = [64, 128, 256, dims].map((h) => {
+      const l = dense(inputs, h, rng);
+      inputs = h;
+      return l;
+    });
   }
 
   get variables(): tf.Variable[] {
@@ -44,7 +59,9 @@ export class ConditionalVae {
 
   decode(z: tf.Tensor2D, c: tf.Tensor2D): tf.Tensor2D {
     let h = tf.concat([z, c], 1) as tf.Tensor2D;
-    this.decoder.forEach((l, i) => { h = i === this.decoder.length - 1 ? tf.sigmoid(apply(l, h)) : tf.relu(apply(l, h)); });
+    this.decoder.forEach((l, i) => {
+      h = i === this.decoder.length - 1 ? tf.sigmoid(apply(l, h)) : tf.relu(apply(l, h));
+    });
     return h;
   }
 
@@ -59,7 +76,12 @@ export class ConditionalVae {
   }
 
   /** Adam (lr 1e-3) over `epochs` passes of `count` images with their class indices. */
-  async train(images: Float32Array, classes: Int32Array, count: number, opts: { epochs: number; batchSize: number; rng: Rng; shouldStop?: () => boolean }): Promise<number> {
+  async train(
+    images: Float32Array,
+    classes: Int32Array,
+    count: number,
+    opts: { epochs: number; batchSize: number; rng: Rng; shouldStop?: () => boolean },
+  ): Promise<number> {
     const optimizer = tf.train.adam(1e-3);
     const order = new Int32Array(count);
     const D = this.dims;

@@ -54,7 +54,9 @@ const kwargs = z.strictObject({
    */
   assistant: z
     .string()
-    .refine((key) => listStudents().some((s) => s.key === key), { message: 'not a zoo student (see `distill students`)' })
+    .refine((key) => listStudents().some((s) => s.key === key), {
+      message: 'not a zoo student (see `distill students`)',
+    })
     .optional(),
   assistantPool: z.number().int().min(1).max(1_000_000).default(40_000),
 });
@@ -75,7 +77,8 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
   key: 'fs-bbt',
   title: 'FS-BBT: black-box few-shot KD (MixUp + CVAE)',
   reference: 'Nguyen, Gupta, Do, Venkatesh, "Black-box Few-shot Knowledge Distillation", ECCV 2022',
-  formula: 'x = λx₁ + (1−λ)x₂ (λ∈(0.05,0.95)) ∪ CVAE samples; L = −Σ q·log softmax(s) on real ∪ synthetic, plus free on-the-fly MixUp',
+  formula:
+    'x = λx₁ + (1−λ)x₂ (λ∈(0.05,0.95)) ∪ CVAE samples; L = −Σ q·log softmax(s) on real ∪ synthetic, plus free on-the-fly MixUp',
   help: 'For a few local images: the teacher labels them, blends of pairs of them and images a small generative model (CVAE) learns to make from them, each once. Use it when you have only a handful of images per class.',
   kwargs,
   plan(ctx) {
@@ -86,9 +89,16 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       'About 12% of MixUp pairs (λ ≤ 0.05 or ≥ 0.95) are replaced by as many CVAE samples, so the synthetic count is exactly M.',
       'On-the-fly MixUp and augmentation during training cost no queries.',
     ];
-    if (k.assistant) notes.push(`A ${k.assistant} assistant trained on the teacher-labelled set labels ${k.assistantPool} more MixUp images for the student at no query cost.`);
-    if (views > 0) notes.push(`${views} of the ${M} synthetic queries are augmented views of the local images (random affine warps), ${mixup} are MixUp pairs and CVAE samples.`);
-    if (ctx.responseKind === 'top-1') notes.push(top1Note('targets are one-hot; on-the-fly MixUp still gives the student mixed targets.'));
+    if (k.assistant)
+      notes.push(
+        `A ${k.assistant} assistant trained on the teacher-labelled set labels ${k.assistantPool} more MixUp images for the student at no query cost.`,
+      );
+    if (views > 0)
+      notes.push(
+        `${views} of the ${M} synthetic queries are augmented views of the local images (random affine warps), ${mixup} are MixUp pairs and CVAE samples.`,
+      );
+    if (ctx.responseKind === 'top-1')
+      notes.push(top1Note('targets are one-hot; on-the-fly MixUp still gives the student mixed targets.'));
     if (ctx.responseKind === 'top-k') notes.push('Top-k replies: hidden classes share the remaining mass evenly.');
     return {
       total: ctx.localCount + M,
@@ -112,7 +122,10 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     if (M > 0) {
       // Views draw from a generator of their own, forked only when there are views, so a recipe
       // without them gets exactly the pool it got before views existed.
-      const viewPool = V > 0 ? makeViewPool(local.images, local.count, dims, V, new Rng(poolRng.fork())) : { images: new Float32Array(0), count: 0 };
+      const viewPool =
+        V > 0
+          ? makeViewPool(local.images, local.count, dims, V, new Rng(poolRng.fork()))
+          : { images: new Float32Array(0), count: 0 };
       if (V > 0) ctx.log(`fs-bbt: ${V} augmented views of the local images to label`);
       const pool = makeMixupPool(local.images, local.count, per, Mx, poolRng);
       const cvaeCount = Mx - pool.count;
@@ -121,7 +134,12 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       if (cvaeCount > 0) {
         const cvae = new ConditionalVae(per, realReplies.numClasses, poolRng);
         try {
-          const loss = await cvae.train(local.images, realReplies.top1, local.count, { epochs: k.cvaeEpochs, batchSize: 256, rng: poolRng, shouldStop: () => ctx.shouldStop() });
+          const loss = await cvae.train(local.images, realReplies.top1, local.count, {
+            epochs: k.cvaeEpochs,
+            batchSize: 256,
+            rng: poolRng,
+            shouldStop: () => ctx.shouldStop(),
+          });
           ctx.log(`fs-bbt: CVAE trained ${k.cvaeEpochs} epochs, final loss ${loss.toFixed(1)} per image`);
           const sample = await cvae.sample(cvaeCount, poolRng);
           cvaeImages = sample.images;
@@ -132,10 +150,22 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       synthImages = concatBlocks([viewPool.images, pool.images, cvaeImages]);
       synthCount = M;
       const synthReplies = await labelImages(ctx, synthImages, synthCount);
-      if (V > 0) saveSentGrid(ctx, 'sent-views', { images: viewPool.images, count: V, dims, labels: synthReplies.top1 });
-      if (pool.count > 0) saveSentGrid(ctx, 'sent-mixup', { images: pool.images, count: pool.count, dims, labels: synthReplies.top1.subarray(V) });
+      if (V > 0)
+        saveSentGrid(ctx, 'sent-views', { images: viewPool.images, count: V, dims, labels: synthReplies.top1 });
+      if (pool.count > 0)
+        saveSentGrid(ctx, 'sent-mixup', {
+          images: pool.images,
+          count: pool.count,
+          dims,
+          labels: synthReplies.top1.subarray(V),
+        });
       if (cvaeCount > 0) {
-        saveSentGrid(ctx, 'sent-cvae', { images: cvaeImages, count: cvaeCount, dims, labels: synthReplies.top1.subarray(V + pool.count) });
+        saveSentGrid(ctx, 'sent-cvae', {
+          images: cvaeImages,
+          count: cvaeCount,
+          dims,
+          labels: synthReplies.top1.subarray(V + pool.count),
+        });
       }
       blocks.push(synthImages);
       targetsSynth = softTargets(synthReplies, realReplies.kind === 'top-1' ? 1 : k.temperature).values;
@@ -145,7 +175,10 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     const real = softTargets(realReplies, T);
     const targets = concatBlocks([...Array.from({ length: k.realRepeats }, () => real.values), targetsSynth]);
     const count = local.count * k.realRepeats + synthCount;
-    if (k.realRepeats > 1) ctx.log(`fs-bbt: the ${local.count} local images appear ${k.realRepeats} times in the training set (${count} rows)`);
+    if (k.realRepeats > 1)
+      ctx.log(
+        `fs-bbt: the ${local.count} local images appear ${k.realRepeats} times in the training set (${count} rows)`,
+      );
     const C = realReplies.numClasses;
     const loss = T === 1 ? softCe() : kdKl({ temperature: T });
     const hook = mixupHook({ p: k.onTheFlyMixup });
@@ -154,7 +187,13 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
     let rows = count;
     let assisted = '';
     if (k.assistant) {
-      const extra = await assistantRows(ctx, { student: k.assistant, pool: k.assistantPool }, { images, targets, count, dims, C, T, loss, hook }, local, new Rng(poolRng.fork()));
+      const extra = await assistantRows(
+        ctx,
+        { student: k.assistant, pool: k.assistantPool },
+        { images, targets, count, dims, C, T, loss, hook },
+        local,
+        new Rng(poolRng.fork()),
+      );
       if (!extra) return { epochsRun: ctx.resume?.epoch ?? 0, samplesSeen: 0, stopped: true, targets: '' };
       images = concatBlocks([images, extra.images]);
       allTargets = concatBlocks([targets, extra.targets]);
@@ -162,7 +201,10 @@ export const fsBbt: DistillMethod<typeof kwargs> = {
       assisted = ` + ${extra.count} free MixUp images labelled by a ${k.assistant} assistant`;
     }
     const result = await trainOnContext(ctx, { images, targets: allTargets, count: rows, loss, batchHook: hook });
-    return { ...result, targets: `${real.source}${T === 1 ? '' : ` at T=${T}`} on ${local.count} real + ${synthCount} synthetic images${assisted}` };
+    return {
+      ...result,
+      targets: `${real.source}${T === 1 ? '' : ` at T=${T}`} on ${local.count} real + ${synthCount} synthetic images${assisted}`,
+    };
   },
 };
 

@@ -14,8 +14,27 @@ import type { Rng } from '../util/rng.ts';
 import { DistillError } from '../util/errors.ts';
 
 type Op =
-  | { kind: 'conv'; name: string; kernel: tf.Variable; bias: tf.Variable; relu: boolean; padding: 'same' | 'valid'; strides: [number, number]; wideIn: boolean; wideOut: boolean }
-  | { kind: 'dense'; name: string; kernel: tf.Variable; bias: tf.Variable; relu: boolean; wideIn: boolean; wideOut: boolean; flatChannels?: number }
+  | {
+      kind: 'conv';
+      name: string;
+      kernel: tf.Variable;
+      bias: tf.Variable;
+      relu: boolean;
+      padding: 'same' | 'valid';
+      strides: [number, number];
+      wideIn: boolean;
+      wideOut: boolean;
+    }
+  | {
+      kind: 'dense';
+      name: string;
+      kernel: tf.Variable;
+      bias: tf.Variable;
+      relu: boolean;
+      wideIn: boolean;
+      wideOut: boolean;
+      flatChannels?: number;
+    }
   | { kind: 'pool'; size: [number, number]; strides: [number, number] }
   | { kind: 'flatten' };
 
@@ -30,13 +49,21 @@ function pair(v: unknown): [number, number] {
 
 /** Repeats `w` along `axis` r times (channel j of the result is channel j mod C of `w`). */
 function tileAxis(w: tf.Tensor, axis: number, r: number): tf.Tensor {
-  return tf.concat(Array.from({ length: r }, () => w), axis);
+  return tf.concat(
+    Array.from({ length: r }, () => w),
+    axis,
+  );
 }
 
 export class DynamicTeacher {
   private readonly ops: Op[] = [];
 
-  constructor(readonly student: tf.LayersModel, readonly r: number, rng: Rng, noise = 1e-4) {
+  constructor(
+    readonly student: tf.LayersModel,
+    readonly r: number,
+    rng: Rng,
+    noise = 1e-4,
+  ) {
     const weighted = student.layers.filter((l) => l.getWeights().length > 0);
     const lastWeighted = weighted[weighted.length - 1];
     let wideIn = false;
@@ -57,7 +84,9 @@ export class DynamicTeacher {
       }
       const act = String(cfg.activation ?? 'linear');
       if ((cls !== 'Conv2D' && cls !== 'Dense') || (act !== 'relu' && act !== 'linear') || cfg.useBias === false) {
-        throw new UnsupportedStudentError(`gpd widens conv2d/dense/max-pool/flatten stacks (lenet5, lenet5-half, mlp); layer "${layer.name}" (${cls}, ${act}) is not supported`);
+        throw new UnsupportedStudentError(
+          `gpd widens conv2d/dense/max-pool/flatten stacks (lenet5, lenet5-half, mlp); layer "${layer.name}" (${cls}, ${act}) is not supported`,
+        );
       }
       const [k, b] = layer.getWeights();
       const kShape = k.shape as number[];
@@ -70,7 +99,10 @@ export class DynamicTeacher {
           if (cls === 'Dense' && afterFlatten && lastChannels) {
             // Rows of a dense kernel after flatten are (position, channel) pairs: widen the channel part.
             const positions = kShape[0] / lastChannels;
-            w = tf.reshape(tileAxis(tf.reshape(w, [positions, lastChannels, kShape[1]]), 1, r), [positions * lastChannels * r, kShape[1]]);
+            w = tf.reshape(tileAxis(tf.reshape(w, [positions, lastChannels, kShape[1]]), 1, r), [
+              positions * lastChannels * r,
+              kShape[1],
+            ]);
           } else {
             w = tileAxis(w, inAxis, r);
           }
@@ -88,10 +120,29 @@ export class DynamicTeacher {
       const bias = tf.tidy(() => (wideOut ? tileAxis(b, 0, r) : b.clone()));
       const name = layer.name;
       if (cls === 'Conv2D') {
-        this.ops.push({ kind: 'conv', name, kernel: tf.variable(kernel), bias: tf.variable(bias), relu: act === 'relu', padding: cfg.padding === 'same' ? 'same' : 'valid', strides: pair(cfg.strides), wideIn, wideOut });
+        this.ops.push({
+          kind: 'conv',
+          name,
+          kernel: tf.variable(kernel),
+          bias: tf.variable(bias),
+          relu: act === 'relu',
+          padding: cfg.padding === 'same' ? 'same' : 'valid',
+          strides: pair(cfg.strides),
+          wideIn,
+          wideOut,
+        });
         lastChannels = kShape[3];
       } else {
-        this.ops.push({ kind: 'dense', name, kernel: tf.variable(kernel), bias: tf.variable(bias), relu: act === 'relu', wideIn, wideOut, flatChannels: afterFlatten && wideIn && lastChannels ? lastChannels : undefined });
+        this.ops.push({
+          kind: 'dense',
+          name,
+          kernel: tf.variable(kernel),
+          bias: tf.variable(bias),
+          relu: act === 'relu',
+          wideIn,
+          wideOut,
+          flatChannels: afterFlatten && wideIn && lastChannels ? lastChannels : undefined,
+        });
         lastChannels = 0;
         afterFlatten = false;
       }
@@ -136,30 +187,47 @@ export class DynamicTeacher {
       if (flatChannels) {
         const wideC = flatChannels * r;
         const positions = shape[0] / wideC;
-        w = tf.reshape(tf.slice(tf.reshape(w, [positions, wideC, shape[1]]), [0, 0, 0], [positions, flatChannels, shape[1]]), [positions * flatChannels, shape[1]]);
+        w = tf.reshape(
+          tf.slice(tf.reshape(w, [positions, wideC, shape[1]]), [0, 0, 0], [positions, flatChannels, shape[1]]),
+          [positions * flatChannels, shape[1]],
+        );
       } else {
         const size = w.shape.map((d, i) => (i === inAxis ? d / r : d));
-        w = tf.slice(w, w.shape.map(() => 0), size);
+        w = tf.slice(
+          w,
+          w.shape.map(() => 0),
+          size,
+        );
       }
       w = tf.mul(w, r);
     }
     let b: tf.Tensor = o.bias;
     if (o.wideOut) {
       const size = w.shape.map((d, i) => (i === outAxis ? shape[outAxis] / r : d));
-      w = tf.slice(w, w.shape.map(() => 0), size);
+      w = tf.slice(
+        w,
+        w.shape.map(() => 0),
+        size,
+      );
       b = tf.slice(b, [0], [o.bias.shape[0] / r]);
     }
     return [w, b];
   }
 
-  private forward(x: tf.Tensor4D, weights: (o: Extract<Op, { kind: 'conv' | 'dense' }>) => [tf.Tensor, tf.Tensor]): tf.Tensor2D {
+  private forward(
+    x: tf.Tensor4D,
+    weights: (o: Extract<Op, { kind: 'conv' | 'dense' }>) => [tf.Tensor, tf.Tensor],
+  ): tf.Tensor2D {
     let h: tf.Tensor = x;
     for (const o of this.ops) {
       if (o.kind === 'pool') h = tf.maxPool(h as tf.Tensor4D, o.size, o.strides, 'valid');
       else if (o.kind === 'flatten') h = tf.reshape(h, [h.shape[0], -1]);
       else {
         const [w, b] = weights(o);
-        h = o.kind === 'conv' ? tf.add(tf.conv2d(h as tf.Tensor4D, w as tf.Tensor4D, o.strides, o.padding), b) : tf.add(tf.matMul(h as tf.Tensor2D, w as tf.Tensor2D), b);
+        h =
+          o.kind === 'conv'
+            ? tf.add(tf.conv2d(h as tf.Tensor4D, w as tf.Tensor4D, o.strides, o.padding), b)
+            : tf.add(tf.matMul(h as tf.Tensor2D, w as tf.Tensor2D), b);
         if (o.relu) h = tf.relu(h);
       }
     }

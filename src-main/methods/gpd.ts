@@ -36,8 +36,10 @@ const kwargs = z.strictObject({
 export const gpd: DistillMethod<typeof kwargs> = {
   key: 'gpd',
   title: 'GPD: gap-preserving distillation with a dynamic teacher',
-  reference: 'Guo et al., "Gap Preserving Distillation by Building Bidirectional Mappings with A Dynamic Teacher", ICLR 2025',
-  formula: 'L = KD(d, t) + KD(s, t) + 3 · CE_ls(s, sg(softmax(d))), ε = 0.1; d = student widened r× with shared weights',
+  reference:
+    'Guo et al., "Gap Preserving Distillation by Building Bidirectional Mappings with A Dynamic Teacher", ICLR 2025',
+  formula:
+    'L = KD(d, t) + KD(s, t) + 3 · CE_ls(s, sg(softmax(d))), ε = 0.1; d = student widened r× with shared weights',
   help: 'Asks the teacher once per local image, as kd-soft does, and trains the student inside a wider copy of itself that shares its weights, which narrows the gap to the teacher. No more queries than kd-soft.',
   kwargs,
   plan(ctx) {
@@ -47,7 +49,12 @@ export const gpd: DistillMethod<typeof kwargs> = {
         ? `Dynamic teacher: the student widened ${k.widen}× (shared weights, extracted without retraining); it costs compute, no queries. Supports lenet5, lenet5-half and mlp.`
         : 'Ablation: no dynamic teacher; plain KD on the same transfer set.',
     ];
-    if (ctx.responseKind === 'top-1') notes.push(top1Note('KD terms fall back to cross-entropy on one-hot labels; the dynamic teacher still gives the student soft targets.'));
+    if (ctx.responseKind === 'top-1')
+      notes.push(
+        top1Note(
+          'KD terms fall back to cross-entropy on one-hot labels; the dynamic teacher still gives the student soft targets.',
+        ),
+      );
     return { total: ctx.localCount, items: [{ purpose: 'label the local images', queries: ctx.localCount }], notes };
   },
   async run(ctx) {
@@ -74,7 +81,10 @@ export const gpd: DistillMethod<typeof kwargs> = {
           loss: (x, q) => {
             const d = dt.forwardTeacher(x);
             const s = dt.forwardStudent(x);
-            return tf.add(kd(d, q), gpdStudentLoss(s, q, d, { temperature: T, weight: k.dtWeight, smoothing: k.smoothing, hard })) as tf.Scalar;
+            return tf.add(
+              kd(d, q),
+              gpdStudentLoss(s, q, d, { temperature: T, weight: k.dtWeight, smoothing: k.smoothing, hard }),
+            ) as tf.Scalar;
           },
         },
         onEpoch: (e) => {
@@ -84,7 +94,10 @@ export const gpd: DistillMethod<typeof kwargs> = {
         },
       });
       dt?.copyIntoStudent();
-      return { ...result, targets: `${hard ? 'one-hot top-1' : `${targets.source} at T=${T}`}${dt ? ` + dynamic teacher ×${k.widen}` : ' (no dynamic teacher)'}` };
+      return {
+        ...result,
+        targets: `${hard ? 'one-hot top-1' : `${targets.source} at T=${T}`}${dt ? ` + dynamic teacher ×${k.widen}` : ' (no dynamic teacher)'}`,
+      };
     } finally {
       dt?.dispose();
     }

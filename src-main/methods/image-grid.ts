@@ -8,8 +8,16 @@ import type { MethodContext } from './method.ts';
 
 /** Ten distinguishable colours (Tableau 10), cycled for more classes. */
 const PALETTE: [number, number, number][] = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+  [188, 189, 34],
+  [23, 190, 207],
 ];
 
 export function classColour(c: number): [number, number, number] {
@@ -65,15 +73,27 @@ export function renderImageGrid(g: GridInput): Buffer {
 }
 
 /** Saves `<name>.png` and `<name>.json` through the run's artifact hook, when the run provides one. */
-export function saveSentGrid(ctx: Pick<MethodContext, 'saveArtifact'>, name: string, g: GridInput, classNames?: string[]): void {
+export function saveSentGrid(
+  ctx: Pick<MethodContext, 'saveArtifact'>,
+  name: string,
+  g: GridInput,
+  classNames?: string[],
+): void {
   if (!ctx.saveArtifact) return;
   const n = Math.min(g.count, g.max ?? 64);
   ctx.saveArtifact(`${name}.png`, renderImageGrid(g));
   const labels = Array.from({ length: n }, (_, i) => g.labels[i]);
-  ctx.saveArtifact(`${name}.json`, JSON.stringify({
-    what: `${name}: the first ${n} of ${g.count} images sent to the teacher; the bar under each tile is its top-1 class`,
-    columns: Math.min(n, g.columns ?? 8),
-    palette: PALETTE.map((c, i) => ({ class: i, name: classNames?.[i], rgb: c })),
-    labels,
-  }, null, 2));
+  ctx.saveArtifact(
+    `${name}.json`,
+    JSON.stringify(
+      {
+        what: `${name}: the first ${n} of ${g.count} images sent to the teacher; the bar under each tile is its top-1 class`,
+        columns: Math.min(n, g.columns ?? 8),
+        palette: PALETTE.map((c, i) => ({ class: i, name: classNames?.[i], rgb: c })),
+        labels,
+      },
+      null,
+      2,
+    ),
+  );
 }

@@ -23,24 +23,35 @@ const kwargs = z.strictObject({
   smoothing: z.number().min(0).max(0.5).default(0.1),
 });
 
-export const kdLsLoss = defineLoss(import.meta.url, 'kd-ls', ({ temperature, alpha, smoothing }: { temperature: number; alpha: number; smoothing: number }) => (s, q) =>
-  tf.tidy(() => {
-    const top1 = tf.oneHot(tf.argMax(q, 1), q.shape[1]).toFloat() as tf.Tensor2D;
-    const hard = labelSmoothedSoftCrossEntropy(s, top1, smoothing);
-    return tf.add(tf.mul(kdKlLoss(s, q, temperature), 1 - alpha), tf.mul(hard, alpha)) as tf.Scalar;
-  }));
+export const kdLsLoss = defineLoss(
+  import.meta.url,
+  'kd-ls',
+  ({ temperature, alpha, smoothing }: { temperature: number; alpha: number; smoothing: number }) =>
+    (s, q) =>
+      tf.tidy(() => {
+        const top1 = tf.oneHot(tf.argMax(q, 1), q.shape[1]).toFloat() as tf.Tensor2D;
+        const hard = labelSmoothedSoftCrossEntropy(s, top1, smoothing);
+        return tf.add(tf.mul(kdKlLoss(s, q, temperature), 1 - alpha), tf.mul(hard, alpha)) as tf.Scalar;
+      }),
+);
 
 export const kdLs: DistillMethod<typeof kwargs> = {
   key: 'kd-ls',
   title: 'Standard KD with a label-smoothed top-1 term',
-  reference: 'Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network", 2015; label smoothing: Szegedy et al., "Rethinking the Inception Architecture", 2016',
-  formula: 'L = (1 − α) · T² · KL(softmax(t/T) ‖ softmax(s/T)) + α · CE(s, (1 − ε) · onehot(argmax t) + ε/C), α = 0.5, ε = 0.1',
+  reference:
+    'Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network", 2015; label smoothing: Szegedy et al., "Rethinking the Inception Architecture", 2016',
+  formula:
+    'L = (1 − α) · T² · KL(softmax(t/T) ‖ softmax(s/T)) + α · CE(s, (1 − ε) · onehot(argmax t) + ε/C), α = 0.5, ε = 0.1',
   help: 'Standard KD plus a smoothed version of the teacher’s top answer, which keeps the student from copying the teacher’s overconfidence. Needs scores from the teacher.',
   kwargs,
   plan(ctx) {
     const notes = ['Each local image is sent once; augmentation during training costs no queries.'];
-    if (ctx.responseKind === 'top-1') notes.push('The teacher gives labels only: both terms use its top-1 label at T = 1, which is cross-entropy with smoothing α·ε.');
-    if (ctx.responseKind === 'top-k') notes.push('Top-k replies: the hidden classes share the remaining probability mass evenly before softening.');
+    if (ctx.responseKind === 'top-1')
+      notes.push(
+        'The teacher gives labels only: both terms use its top-1 label at T = 1, which is cross-entropy with smoothing α·ε.',
+      );
+    if (ctx.responseKind === 'top-k')
+      notes.push('Top-k replies: the hidden classes share the remaining probability mass evenly before softening.');
     return { total: ctx.localCount, items: [{ purpose: 'label the local images', queries: ctx.localCount }], notes };
   },
   async run(ctx) {

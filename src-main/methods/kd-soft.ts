@@ -21,8 +21,10 @@ export const kdSoft: DistillMethod<typeof kwargs> = {
   kwargs,
   plan(ctx) {
     const notes = ['Each local image is sent once; augmentation during training costs no queries.'];
-    if (ctx.responseKind === 'top-1') notes.push('The teacher gives labels only: falls back to cross-entropy on its top-1 labels (same as kd-hard).');
-    if (ctx.responseKind === 'top-k') notes.push('Top-k replies: the hidden classes share the remaining probability mass evenly before softening.');
+    if (ctx.responseKind === 'top-1')
+      notes.push('The teacher gives labels only: falls back to cross-entropy on its top-1 labels (same as kd-hard).');
+    if (ctx.responseKind === 'top-k')
+      notes.push('Top-k replies: the hidden classes share the remaining probability mass evenly before softening.');
     return { total: ctx.localCount, items: [{ purpose: 'label the local images', queries: ctx.localCount }], notes };
   },
   async run(ctx) {

@@ -29,13 +29,23 @@ export function softCrossEntropy(studentLogits: tf.Tensor2D, targets: tf.Tensor2
 export const softCe = defineLoss(import.meta.url, 'soft-ce', () => softCrossEntropy);
 
 /** `{ key: 'kd-kl', kwargs: { temperature } }`: kdKlLoss at that temperature as a training spec. */
-export const kdKl = defineLoss(import.meta.url, 'kd-kl', ({ temperature }: { temperature: number }) => (s, q) => kdKlLoss(s, q, temperature));
+export const kdKl = defineLoss(
+  import.meta.url,
+  'kd-kl',
+  ({ temperature }: { temperature: number }) =>
+    (s, q) =>
+      kdKlLoss(s, q, temperature),
+);
 
 /**
  * Label-smoothed soft cross-entropy (Szegedy et al. 2016 smoothing applied to a soft target):
  * q′ = (1 − ε) · q + ε / C, L = −Σ q′ · log softmax(s).
  */
-export function labelSmoothedSoftCrossEntropy(studentLogits: tf.Tensor2D, targets: tf.Tensor2D, epsilon: number): tf.Scalar {
+export function labelSmoothedSoftCrossEntropy(
+  studentLogits: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  epsilon: number,
+): tf.Scalar {
   return tf.tidy(() => {
     const C = targets.shape[1];
     const smoothed = tf.add(tf.mul(targets, 1 - epsilon), epsilon / C) as tf.Tensor2D;
@@ -55,9 +65,14 @@ export function gpdStudentLoss(
   opts: { temperature: number; weight: number; smoothing: number; hard: boolean },
 ): tf.Scalar {
   return tf.tidy(() => {
-    const kd = opts.hard ? softCrossEntropy(studentLogits, teacherSoftened) : kdKlLoss(studentLogits, teacherSoftened, opts.temperature);
+    const kd = opts.hard
+      ? softCrossEntropy(studentLogits, teacherSoftened)
+      : kdKlLoss(studentLogits, teacherSoftened, opts.temperature);
     const dt = detach(tf.softmax(dynamicLogits)) as tf.Tensor2D;
-    return tf.add(kd, tf.mul(labelSmoothedSoftCrossEntropy(studentLogits, dt, opts.smoothing), opts.weight)) as tf.Scalar;
+    return tf.add(
+      kd,
+      tf.mul(labelSmoothedSoftCrossEntropy(studentLogits, dt, opts.smoothing), opts.weight),
+    ) as tf.Scalar;
   });
 }
 
@@ -66,7 +81,12 @@ export function gpdStudentLoss(
  * (Nguyen et al., ECCV 2022, §3.2): per image, summed pixel BCE(x̂, x) +
  * KL(N(μ, σ²) ‖ N(0, I)) = −½ Σ (1 + log σ² − μ² − σ²); returned as the batch mean.
  */
-export function cvaeLoss(reconstruction: tf.Tensor2D, images: tf.Tensor2D, mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Scalar {
+export function cvaeLoss(
+  reconstruction: tf.Tensor2D,
+  images: tf.Tensor2D,
+  mu: tf.Tensor2D,
+  logVar: tf.Tensor2D,
+): tf.Scalar {
   return tf.tidy(() => {
     const p = tf.clipByValue(reconstruction, 1e-7, 1 - 1e-7);
     const bce = tf.neg(tf.sum(tf.add(tf.mul(images, tf.log(p)), tf.mul(tf.sub(1, images), tf.log(tf.sub(1, p)))), 1));
@@ -96,4 +116,7 @@ export function mekdLoss(
 }
 
 /** Identity whose gradient is zero (tfjs has no stop_gradient): the value is used as a constant target. */
-export const detach = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as <T extends tf.Tensor>(x: T) => T;
+export const detach = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as <T extends tf.Tensor>(x: T) => T;

@@ -31,8 +31,14 @@ export class LatentGenerator {
   readonly h4: number;
   readonly w4: number;
 
-  constructor(readonly latent: number, readonly dims: { height: number; width: number; channels: number }, readonly widths: [number, number], rng: Rng) {
-    if (dims.height % 4 || dims.width % 4) throw new Error(`mekd's generator needs image sides divisible by 4, got ${dims.height}×${dims.width}`);
+  constructor(
+    readonly latent: number,
+    readonly dims: { height: number; width: number; channels: number },
+    readonly widths: [number, number],
+    rng: Rng,
+  ) {
+    if (dims.height % 4 || dims.width % 4)
+      throw new Error(`mekd's generator needs image sides divisible by 4, got ${dims.height}×${dims.width}`);
     this.h4 = dims.height / 4;
     this.w4 = dims.width / 4;
     const [w1, w2] = widths;
@@ -57,8 +63,16 @@ export class LatentGenerator {
     const { height: H, width: W, channels: C } = this.dims;
     let h: tf.Tensor = tf.leakyRelu(tf.add(tf.matMul(z, this.fc), this.fcBias), 0.2);
     h = tf.reshape(h, [B, this.h4, this.w4, w1]);
-    h = tf.leakyRelu(tf.add(tf.conv2dTranspose(h as tf.Tensor4D, this.up1 as tf.Tensor4D, [B, H / 2, W / 2, w2], 2, 'same'), this.up1Bias), 0.2);
-    h = tf.sigmoid(tf.add(tf.conv2dTranspose(h as tf.Tensor4D, this.up2 as tf.Tensor4D, [B, H, W, C], 2, 'same'), this.up2Bias));
+    h = tf.leakyRelu(
+      tf.add(
+        tf.conv2dTranspose(h as tf.Tensor4D, this.up1 as tf.Tensor4D, [B, H / 2, W / 2, w2], 2, 'same'),
+        this.up1Bias,
+      ),
+      0.2,
+    );
+    h = tf.sigmoid(
+      tf.add(tf.conv2dTranspose(h as tf.Tensor4D, this.up2 as tf.Tensor4D, [B, H, W, C], 2, 'same'), this.up2Bias),
+    );
     return h as tf.Tensor4D;
   }
 
@@ -70,13 +84,19 @@ export class LatentGenerator {
 class Discriminator {
   readonly variables: tf.Variable[];
 
-  constructor(readonly dims: { height: number; width: number; channels: number }, rng: Rng) {
+  constructor(
+    readonly dims: { height: number; width: number; channels: number },
+    rng: Rng,
+  ) {
     const c = dims.channels;
     const flat = 32 * (dims.height / 4) * (dims.width / 4);
     this.variables = [
-      glorot([4, 4, c, 16], 16 * c, 16 * 16, rng), tf.variable(tf.zeros([16])),
-      glorot([4, 4, 16, 32], 16 * 16, 16 * 32, rng), tf.variable(tf.zeros([32])),
-      glorot([flat, 1], flat, 1, rng), tf.variable(tf.zeros([1])),
+      glorot([4, 4, c, 16], 16 * c, 16 * 16, rng),
+      tf.variable(tf.zeros([16])),
+      glorot([4, 4, 16, 32], 16 * 16, 16 * 32, rng),
+      tf.variable(tf.zeros([32])),
+      glorot([flat, 1], flat, 1, rng),
+      tf.variable(tf.zeros([1])),
     ];
   }
 
@@ -103,7 +123,12 @@ export interface DeprivatizeOptions {
 }
 
 /** Adversarial training (Adam 2e-4, β = (0.5, 0.999)) of `g` against a fresh discriminator. */
-export async function deprivatize(g: LatentGenerator, images: Float32Array, count: number, o: DeprivatizeOptions): Promise<void> {
+export async function deprivatize(
+  g: LatentGenerator,
+  images: Float32Array,
+  count: number,
+  o: DeprivatizeOptions,
+): Promise<void> {
   const { height: H, width: W, channels: C } = g.dims;
   const per = H * W * C;
   const d = new Discriminator(g.dims, o.rng);
@@ -129,14 +154,25 @@ export async function deprivatize(g: LatentGenerator, images: Float32Array, coun
         if (conf) weights = tf.tensor1d(conf);
       }
       // Discriminator: −log σ(D(x)) − log(1 − σ(D(G(z)))) = softplus(−D(x)) + softplus(D(G(z))).
-      const dl = optD.minimize(() => tf.add(tf.mean(softplus(tf.neg(d.logit(x)))), tf.mean(softplus(d.logit(g.generate(z))))) as tf.Scalar, true, d.variables);
+      const dl = optD.minimize(
+        () => tf.add(tf.mean(softplus(tf.neg(d.logit(x)))), tf.mean(softplus(d.logit(g.generate(z))))) as tf.Scalar,
+        true,
+        d.variables,
+      );
       // Generator: non-saturating −log σ(D(G(z))) + α · mean(−ŷ · log σ(D(G(z)))).
-      const gl = optG.minimize(() => {
-        const nll = softplus(tf.neg(d.logit(g.generate(z))));
-        const adv = tf.mean(nll);
-        return (weights ? tf.add(adv, tf.mul(tf.mean(tf.mul(weights, nll)), o.alpha)) : adv) as tf.Scalar;
-      }, true, g.variables);
-      if (o.log && (step + 1) % 100 === 0) o.log(`mekd: GAN step ${step + 1}/${o.steps}, D loss ${(await dl?.data())?.[0]?.toFixed(3)}, G loss ${(await gl?.data())?.[0]?.toFixed(3)}`);
+      const gl = optG.minimize(
+        () => {
+          const nll = softplus(tf.neg(d.logit(g.generate(z))));
+          const adv = tf.mean(nll);
+          return (weights ? tf.add(adv, tf.mul(tf.mean(tf.mul(weights, nll)), o.alpha)) : adv) as tf.Scalar;
+        },
+        true,
+        g.variables,
+      );
+      if (o.log && (step + 1) % 100 === 0)
+        o.log(
+          `mekd: GAN step ${step + 1}/${o.steps}, D loss ${(await dl?.data())?.[0]?.toFixed(3)}, G loss ${(await gl?.data())?.[0]?.toFixed(3)}`,
+        );
       tf.dispose([x, z]);
       dl?.dispose();
       gl?.dispose();

@@ -46,7 +46,10 @@ function shares(ctx: PlanContext): { info: number; pool: number } {
   const k = kwargs.parse(ctx.kwargs);
   const room = Math.max(0, ctx.budget - ctx.localCount);
   // Default: a tenth of the room (whole batches) for ŷ, the rest for the pool.
-  const info = Math.min(room, k.infoQueries ?? Math.min(k.ganSteps * k.ganBatch, Math.floor(room / 10 / k.ganBatch) * k.ganBatch));
+  const info = Math.min(
+    room,
+    k.infoQueries ?? Math.min(k.ganSteps * k.ganBatch, Math.floor(room / 10 / k.ganBatch) * k.ganBatch),
+  );
   const pool = Math.min(room - info, k.pool ?? room - info);
   return { info, pool };
 }
@@ -65,14 +68,22 @@ function maxProbability(r: TeacherResponses): Float32Array {
 export const mekd: DistillMethod<typeof kwargs> = {
   key: 'mekd',
   title: 'MEKD: mapping-emulation KD through a generator (limited-query mode)',
-  reference: 'Ma, Li, Wang, Feng, Wang, Hu, "Aligning Logits Generatively for Principled Black-Box Knowledge Distillation", CVPR 2024',
+  reference:
+    'Ma, Li, Wang, Feng, Wang, Hu, "Aligning Logits Generatively for Principled Black-Box Knowledge Distillation", CVPR 2024',
   formula: 'L = ‖G(s/τ) − G(t/τ)‖₁ + β · τ² · KL(softmax(t/τ) ‖ softmax(s/τ)), G frozen, τ = 5',
   help: 'Trains a small image generator on your local images (a share of the budget goes to that), has the teacher label a fixed set of its images once, and matches the student to the teacher through the generator.',
   kwargs,
   plan(ctx) {
     const { info, pool } = shares(ctx);
-    const notes = ['Limited-query mode: a fixed pool of generated images is labelled once and reused every epoch with the local images.'];
-    if (ctx.responseKind === 'top-1') notes.push(top1Note('one-hot replies (label-smoothed by 0.1 for G\'s input); ŷ in the information term is 1 for every image, so it reduces to a reweighted adversarial term.'));
+    const notes = [
+      'Limited-query mode: a fixed pool of generated images is labelled once and reused every epoch with the local images.',
+    ];
+    if (ctx.responseKind === 'top-1')
+      notes.push(
+        top1Note(
+          "one-hot replies (label-smoothed by 0.1 for G's input); ŷ in the information term is 1 for every image, so it reduces to a reweighted adversarial term.",
+        ),
+      );
     return {
       total: ctx.localCount + info + pool,
       items: [
@@ -145,7 +156,10 @@ export const mekd: DistillMethod<typeof kwargs> = {
           },
         },
       });
-      return { ...result, targets: `${hard ? 'one-hot top-1 (smoothed 0.1)' : replies.kind} at τ=${tau} on ${local.count} real + ${pool} generated images, through G` };
+      return {
+        ...result,
+        targets: `${hard ? 'one-hot top-1 (smoothed 0.1)' : replies.kind} at τ=${tau} on ${local.count} real + ${pool} generated images, through G`,
+      };
     } finally {
       g.dispose();
     }

@@ -32,7 +32,14 @@ export interface MethodContext extends PlanContext {
   model: tf.LayersModel;
   local: ImageSet;
   client: TeacherClient;
-  training: { epochs: number; batchSize: number; learningRate: number; schedule?: LrSchedule; augment: AugmentOptions; workers?: number };
+  training: {
+    epochs: number;
+    batchSize: number;
+    learningRate: number;
+    schedule?: LrSchedule;
+    augment: AugmentOptions;
+    workers?: number;
+  };
   rng: Rng;
   log(message: string): void;
   onLabelProgress(p: LabelProgress): void;

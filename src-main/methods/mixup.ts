@@ -18,7 +18,14 @@ export interface MixupPool {
  * FS-BBT §3.3: λ ~ Beta(1, 1) = U(0, 1) rounded to 0.01; pairs with λ ≤ low or λ ≥ 1 − low are
  * dropped (nearly a copy of a real image). Returns the kept mixes; `wanted − count` were dropped.
  */
-export function makeMixupPool(images: Float32Array, sourceCount: number, per: number, wanted: number, rng: Rng, low = 0.05): MixupPool {
+export function makeMixupPool(
+  images: Float32Array,
+  sourceCount: number,
+  per: number,
+  wanted: number,
+  rng: Rng,
+  low = 0.05,
+): MixupPool {
   const out = new Float32Array(wanted * per);
   const pairs = new Int32Array(wanted * 2);
   const lambdas = new Float32Array(wanted);
@@ -35,10 +42,23 @@ export function makeMixupPool(images: Float32Array, sourceCount: number, per: nu
     lambdas[count] = lambda;
     count++;
   }
-  return { images: out.slice(0, count * per), count, pairs: pairs.slice(0, 2 * count), lambdas: lambdas.slice(0, count) };
+  return {
+    images: out.slice(0, count * per),
+    count,
+    pairs: pairs.slice(0, 2 * count),
+    lambdas: lambdas.slice(0, count),
+  };
 }
 
-function mixInto(dst: Float32Array, o: number, src: Float32Array, a: number, b: number, len: number, lambda: number): void {
+function mixInto(
+  dst: Float32Array,
+  o: number,
+  src: Float32Array,
+  a: number,
+  b: number,
+  len: number,
+  lambda: number,
+): void {
   for (let i = 0; i < len; i++) dst[o + i] = lambda * src[a + i] + (1 - lambda) * src[b + i];
 }
 
@@ -54,7 +74,11 @@ export function mixTargets(q1: ArrayLike<number>, q2: ArrayLike<number>, lambda:
  * π(i) of a random permutation, λ ~ Beta(α, α) with α = 1 (uniform), with probability `p`.
  * Targets mix with the same λ, so the batch stays consistent and no query is spent.
  */
-export function batchMixup(p: number, per: number, C: number): (x: Float32Array, y: Float32Array, n: number, rng: Rng) => void {
+export function batchMixup(
+  p: number,
+  per: number,
+  C: number,
+): (x: Float32Array, y: Float32Array, n: number, rng: Rng) => void {
   let xCopy = new Float32Array(0);
   let yCopy = new Float32Array(0);
   return (x, y, n, rng) => {
@@ -74,4 +98,6 @@ export function batchMixup(p: number, per: number, C: number): (x: Float32Array,
 }
 
 /** `{ key: 'mixup', kwargs: { p } }`: batchMixup as a training spec (the trainer's batch hook). */
-export const mixupHook = defineHook(import.meta.url, 'mixup', ({ p }: { p: number }, { per, C }) => batchMixup(p, per, C));
+export const mixupHook = defineHook(import.meta.url, 'mixup', ({ p }: { p: number }, { per, C }) =>
+  batchMixup(p, per, C),
+);

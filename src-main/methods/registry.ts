@@ -8,7 +8,12 @@ export function registerMethod(m: DistillMethod): void {
 
 export function getMethod(key: string): DistillMethod {
   const m = methods.get(key);
-  if (!m) throw new Error(`unknown method "${key}"; known: ${listMethods().map((x) => x.key).join(', ')}`);
+  if (!m)
+    throw new Error(
+      `unknown method "${key}"; known: ${listMethods()
+        .map((x) => x.key)
+        .join(', ')}`,
+    );
   return m;
 }
 
@@ -19,7 +24,12 @@ export function listMethods(): DistillMethod[] {
 /** Problems with a method block, as recipe-style messages (empty when fine). */
 export function checkMethodBlock(key: string, kwargs: Record<string, unknown>): string[] {
   const m = methods.get(key);
-  if (!m) return [`method.key: unknown method "${key}"; known: ${listMethods().map((x) => x.key).join(', ')}`];
+  if (!m)
+    return [
+      `method.key: unknown method "${key}"; known: ${listMethods()
+        .map((x) => x.key)
+        .join(', ')}`,
+    ];
   const parsed = m.kwargs.safeParse(kwargs);
   if (parsed.success) return [];
   return parsed.error.issues.map((i) => `method.kwargs${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);

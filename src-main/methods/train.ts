@@ -7,7 +7,10 @@ import { trainStudent, type TrainResult, type TrainSetup } from '../training/tra
  * on with its loss. Anything in `s` overrides the context (a phase's epochs, a helper model that
  * reports no progress).
  */
-export function trainOnContext(ctx: MethodContext, s: Pick<TrainSetup, 'images' | 'targets' | 'count'> & Partial<TrainSetup>): Promise<TrainResult> {
+export function trainOnContext(
+  ctx: MethodContext,
+  s: Pick<TrainSetup, 'images' | 'targets' | 'count'> & Partial<TrainSetup>,
+): Promise<TrainResult> {
   const { height, width, channels } = ctx.local;
   return trainStudent({
     model: ctx.model,

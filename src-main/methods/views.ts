@@ -49,7 +49,12 @@ export function makeViewPool(
     if (k % sourceCount === 0) rng.shuffle(order);
     const src = order[k % sourceCount];
     sources[k] = src;
-    warpInto(out.subarray(k * per, (k + 1) * per), images.subarray(src * per, (src + 1) * per), dims, randomAffine(dims, rng, opts));
+    warpInto(
+      out.subarray(k * per, (k + 1) * per),
+      images.subarray(src * per, (src + 1) * per),
+      dims,
+      randomAffine(dims, rng, opts),
+    );
   }
   return { images: out, count: wanted, sources };
 }
@@ -89,7 +94,12 @@ export function randomAffine(dims: { height: number; width: number }, rng: Rng, 
 }
 
 /** Bilinear resampling of one NHWC image through an inverse affine map; outside reads as 0. */
-export function warpInto(dst: Float32Array, src: Float32Array, dims: { height: number; width: number; channels: number }, m: Affine): void {
+export function warpInto(
+  dst: Float32Array,
+  src: Float32Array,
+  dims: { height: number; width: number; channels: number },
+  m: Affine,
+): void {
   const { height: H, width: W, channels: C } = dims;
   const at = (y: number, x: number, c: number) => (y >= 0 && y < H && x >= 0 && x < W ? src[(y * W + x) * C + c] : 0);
   for (let y = 0; y < H; y++) {

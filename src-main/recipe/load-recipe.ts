@@ -16,7 +16,9 @@ export class RecipeError extends DistillError {
     readonly source: string,
     readonly problems: string[],
   ) {
-    super(`${source}: invalid recipe (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    super(
+      `${source}: invalid recipe (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 

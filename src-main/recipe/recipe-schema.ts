@@ -11,7 +11,6 @@ import { LR_SCHEDULES } from '../training/schedule.ts';
 
 export const RECIPE_VERSION = 1;
 
-
 const teacher = z.strictObject({
   protocol: z.string().min(1),
   /** onnx-local: a teacher manifest (.json) or a model (.onnx). */
@@ -113,7 +112,12 @@ const training = z.strictObject({
 export const recipeSchema = z.strictObject({
   version: z.literal(RECIPE_VERSION),
   name: z.string().min(1).max(200),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(1),
   /** 'auto' or a BackendKey (backends/select-backend.ts; a test keeps the two lists equal). */
   backend: z.enum(['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu']).default('auto'),
   teacher,

@@ -41,7 +41,8 @@ export function trainSpec(source: DataSource): DataSourceSpec {
 
 export function testSpec(source: DataSource): DataSourceSpec | undefined {
   if (source.kind === 'builtin') return { kind: 'idx', dir: 'builtin:fashion-mnist', split: 'test' };
-  if (source.kind === 'idx' && tryFindIdxPair(path.resolve(source.dir), 'test')) return { kind: 'idx', dir: path.resolve(source.dir), split: 'test' };
+  if (source.kind === 'idx' && tryFindIdxPair(path.resolve(source.dir), 'test'))
+    return { kind: 'idx', dir: path.resolve(source.dir), split: 'test' };
   return undefined;
 }
 

@@ -22,13 +22,18 @@ export function evaluateHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'runs:e
       const src = run.recipe.data.test ?? run.recipe.data.train;
       let set = loadDataset(resolveSource(src, '/').spec);
       const limit = run.recipe.data.testLimit ?? 1000;
-      if (set.count > limit) set = subset(set, Array.from({ length: limit }, (_, i) => i));
+      if (set.count > limit)
+        set = subset(
+          set,
+          Array.from({ length: limit }, (_, i) => i),
+        );
       if (!set.labels) throw new Error('the evaluation images have no labels, so accuracy cannot be measured');
       const model = await loadModel(run.studentDir);
       try {
         const logits = await predictLogits(model, set.images, set.count, set);
         const report = classificationReport(logits, set.labels, set.count);
-        const classNames = run.summary.teacher.classNames ?? set.classNames ?? report.confusion.map((_, i) => String(i));
+        const classNames =
+          run.summary.teacher.classNames ?? set.classNames ?? report.confusion.map((_, i) => String(i));
         const nSamples = Math.min(12, set.count);
         const teacherTop1 = await cachedTeacherLabels(ctx, run.recipe, run.runId, set, nSamples);
         return {
@@ -59,13 +64,21 @@ export function evaluateHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'runs:e
  * Teacher top-1 for the first `n` held-out images, from the replies the run already paid for
  * (the evaluation phase cached them), so the Evaluate step spends nothing. Null if unavailable.
  */
-async function cachedTeacherLabels(ctx: ServiceContext, recipe: Recipe, runId: string, set: ImageSet, n: number): Promise<Int32Array | null> {
+async function cachedTeacherLabels(
+  ctx: ServiceContext,
+  recipe: Recipe,
+  runId: string,
+  set: ImageSet,
+  n: number,
+): Promise<Int32Array | null> {
   try {
     const t = recipe.teacher;
     const token = t.auth?.env === UI_TOKEN_ENV ? ctx.tokenFor(ctx.tokenKeys.get(runId)) : undefined;
     const teacher = await openTeacher(t.protocol, { ...t, auth: t.auth ? { ...t.auth, token } : undefined });
     try {
-      const client = new TeacherClient(teacher, new QueryBudget(0), { cache: new SqliteReplyCache(ctx.store.db, { runId, purpose: 'eval' }) });
+      const client = new TeacherClient(teacher, new QueryBudget(0), {
+        cache: new SqliteReplyCache(ctx.store.db, { runId, purpose: 'eval' }),
+      });
       const per = set.height * set.width * set.channels;
       const replies = await client.label(set.images.subarray(0, n * per), n, per);
       return replies.top1;

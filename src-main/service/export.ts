@@ -12,7 +12,10 @@ export async function exportBundle(opts: BundleOptions, store?: Store): Promise<
   const result = await writeBundle(opts);
   const own = store ?? Store.open(opts.home);
   try {
-    own.addExport(result.card.run.id, opts.outDir, { files: result.files, precisions: result.card.precisions.map((p) => p.precision) });
+    own.addExport(result.card.run.id, opts.outDir, {
+      files: result.files,
+      precisions: result.card.precisions.map((p) => p.precision),
+    });
   } finally {
     if (!store) own.close();
   }
@@ -24,11 +27,20 @@ export function exportHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'export:b
     'export:bundle': async ({ runId, precisions }) => {
       const id = ctx.store.getRun(runId).id;
       const outDir = ctx.bundleDir(id);
-      const result = await exportBundle({ home: ctx.home, run: id, outDir, precisions, baseDir: '/', latency: false }, ctx.store);
+      const result = await exportBundle(
+        { home: ctx.home, run: id, outDir, precisions, baseDir: '/', latency: false },
+        ctx.store,
+      );
       return {
         outDir,
         files: result.files,
-        reports: result.reports.map((r) => ({ precision: r.precision, sizeBytes: r.sizeBytes, maxAbsDiff: r.maxAbsDiff, fidelity: r.fidelity, accuracy: r.accuracy })),
+        reports: result.reports.map((r) => ({
+          precision: r.precision,
+          sizeBytes: r.sizeBytes,
+          maxAbsDiff: r.maxAbsDiff,
+          fidelity: r.fidelity,
+          accuracy: r.accuracy,
+        })),
       };
     },
   };

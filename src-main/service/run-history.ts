@@ -10,7 +10,9 @@ import type { ApiHandlers, ServiceContext } from './context.ts';
 const MAX_ARTIFACTS = 6;
 const MAX_ARTIFACT_BYTES = 4 << 20;
 
-export function runHistoryHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'runs:list' | 'runs:get' | 'runs:artifacts'> {
+export function runHistoryHandlers(
+  ctx: ServiceContext,
+): Pick<ApiHandlers, 'runs:list' | 'runs:get' | 'runs:artifacts'> {
   const { store } = ctx;
   return {
     'runs:list': async () => store.listRuns().map(listItem),
@@ -22,7 +24,13 @@ export function runHistoryHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'runs
         ...listItem(run),
         budget: recipe.budget.queries,
         epochs: recipe.training.epochs,
-        metrics: store.metrics(run.id).map((m) => ({ epoch: m.epoch, loss: m.loss, accuracy: m.accuracy, fidelity: m.fidelity, queries: m.queries })),
+        metrics: store.metrics(run.id).map((m) => ({
+          epoch: m.epoch,
+          loss: m.loss,
+          accuracy: m.accuracy,
+          fidelity: m.fidelity,
+          queries: m.queries,
+        })),
         events: store.events(run.id).slice(-200),
         summary: run.summary,
       };
@@ -37,7 +45,10 @@ export function runHistoryHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'runs
         .filter((f) => f.st.isFile() && f.st.size <= MAX_ARTIFACT_BYTES)
         .sort((a, b) => a.st.mtimeMs - b.st.mtimeMs || a.n.localeCompare(b.n))
         .slice(-MAX_ARTIFACTS);
-      return pngs.map(({ n }) => ({ name: n, dataUrl: `data:image/png;base64,${readFileSync(path.join(dir, n)).toString('base64')}` }));
+      return pngs.map(({ n }) => ({
+        name: n,
+        dataUrl: `data:image/png;base64,${readFileSync(path.join(dir, n)).toString('base64')}`,
+      }));
     },
   };
 }
@@ -45,5 +56,15 @@ export function runHistoryHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'runs
 function listItem(r: RunRow): RunListItem {
   const s = r.summary as { accuracy?: number; fidelity?: number } | null;
   const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
-  return { id: r.id, project: r.project, name: r.name, status: r.status, error: r.error, queriesSpent: r.queriesSpent, createdAt: r.createdAt, accuracy: num(s?.accuracy), fidelity: num(s?.fidelity) };
+  return {
+    id: r.id,
+    project: r.project,
+    name: r.name,
+    status: r.status,
+    error: r.error,
+    queriesSpent: r.queriesSpent,
+    createdAt: r.createdAt,
+    accuracy: num(s?.accuracy),
+    fidelity: num(s?.fidelity),
+  };
 }

@@ -21,7 +21,9 @@ export function cancelRun(store: Store, runId: string): { id: string; outcome: '
   return { id, outcome: store.cancelRun(id) };
 }
 
-export function runHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'runs:start' | 'runs:pause' | 'runs:cancel' | 'runs:resume'> {
+export function runHandlers(
+  ctx: ServiceContext,
+): Pick<ApiHandlers, 'runs:start' | 'runs:pause' | 'runs:cancel' | 'runs:resume'> {
   const { store } = ctx;
   return {
     'runs:start': async (req) => {

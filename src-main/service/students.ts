@@ -29,7 +29,15 @@ export function studentHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'student
           }
           x.dispose();
           times.sort((a, b) => a - b);
-          cards.push({ key: s.key, title: s.title, description: s.description, params: d.params, flops: d.flops, sizeBytes: d.params * 4, latencyMs: Number(times[times.length >> 1].toFixed(2)) });
+          cards.push({
+            key: s.key,
+            title: s.title,
+            description: s.description,
+            params: d.params,
+            flops: d.flops,
+            sizeBytes: d.params * 4,
+            latencyMs: Number(times[times.length >> 1].toFixed(2)),
+          });
         } finally {
           model.dispose();
         }

@@ -46,5 +46,10 @@ export function teacherHandlers(ctx: ServiceContext): Pick<ApiHandlers, 'secrets
 function teacherSettings(conn: TeacherConnection, token: string | undefined): Record<string, unknown> {
   const input = conn.input ? { dtype: 'float32', scale: [0, 1], ...conn.input } : undefined;
   if (conn.protocol === 'onnx-local') return { model: path.resolve(conn.target), ...(input ? { input } : {}) };
-  return { url: conn.target, modelName: conn.modelName || undefined, ...(input ? { input } : {}), ...(token ? { auth: { scheme: 'bearer', token } } : {}) };
+  return {
+    url: conn.target,
+    modelName: conn.modelName || undefined,
+    ...(input ? { input } : {}),
+    ...(token ? { auth: { scheme: 'bearer', token } } : {}),
+  };
 }

@@ -16,11 +16,17 @@ export function buildRecipe(req: RunRequest): Recipe {
       name: req.name,
       teacher: {
         protocol: t.protocol,
-        ...(t.protocol === 'onnx-local' ? { model: path.resolve(t.target) } : { url: t.target, ...(t.modelName ? { modelName: t.modelName } : {}) }),
+        ...(t.protocol === 'onnx-local'
+          ? { model: path.resolve(t.target) }
+          : { url: t.target, ...(t.modelName ? { modelName: t.modelName } : {}) }),
         ...(t.input ? { input: { dtype: 'float32', scale: [0, 1], ...t.input } } : {}),
         ...(t.tokenKey ? { auth: { scheme: 'bearer', env: UI_TOKEN_ENV } } : {}),
       },
-      data: { train: trainSpec(req.data.source), n: req.data.n, ...(test ? { test, testLimit: req.data.testLimit } : {}) },
+      data: {
+        train: trainSpec(req.data.source),
+        n: req.data.n,
+        ...(test ? { test, testLimit: req.data.testLimit } : {}),
+      },
       student: { key: req.student },
       method: req.method,
       budget: req.budget,

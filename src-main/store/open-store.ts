@@ -50,7 +50,9 @@ export function migrate(db: Db, file: string): void {
 export function translateBusy(err: unknown, file: string): unknown {
   const code = (err as { code?: string }).code;
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    return new StoreBusyError(`${file} is busy: another Distill Workbench process is writing to it. Try again when it finishes.`);
+    return new StoreBusyError(
+      `${file} is busy: another Distill Workbench process is writing to it. Try again when it finishes.`,
+    );
   }
   return err;
 }

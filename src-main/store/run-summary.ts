@@ -12,9 +12,20 @@ export interface RunSummary {
   recipe: string;
   engineVersion: string;
   backend: BackendChoice;
-  teacher: { id: string; name: string; protocol: string; responseKind: string; numClasses: number; classNames?: string[] };
+  teacher: {
+    id: string;
+    name: string;
+    protocol: string;
+    responseKind: string;
+    numClasses: number;
+    classNames?: string[];
+  };
   student: { key: string; params: number; flops: number };
-  method: { key: string; targets: string; plan: { total: number; items: { purpose: string; queries: number }[]; notes: string[] } };
+  method: {
+    key: string;
+    targets: string;
+    plan: { total: number; items: { purpose: string; queries: number }[]; notes: string[] };
+  };
   data: { train: string; origin?: string; n: number; fingerprint: string; test?: string; testCount: number };
   /** Final-epoch figures on held-out data; never the best epoch. */
   accuracy: number;

@@ -31,13 +31,19 @@ export class SqliteReplyCache implements ReplyCache {
 
   putMany(teacherId: string, entries: { key: string; reply: CachedReply }[]): void {
     const at = new Date().toISOString();
-    this.db.transaction(() => {
-      for (const e of entries) this.putStmt.run(teacherId, e.key, encodeReply(e.reply), this.owner.runId, this.owner.purpose, at);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const e of entries)
+          this.putStmt.run(teacherId, e.key, encodeReply(e.reply), this.owner.runId, this.owner.purpose, at);
+      })
+      .immediate();
   }
 
   /** Replies paid for by one run for one purpose: its exact query spend, consistent after any crash. */
   static spentBy(db: Db, runId: string, purpose: ReplyPurpose): number {
-    return db.prepare('SELECT COUNT(*) FROM reply_cache WHERE run_id = ? AND purpose = ?').pluck().get(runId, purpose) as number;
+    return db
+      .prepare('SELECT COUNT(*) FROM reply_cache WHERE run_id = ? AND purpose = ?')
+      .pluck()
+      .get(runId, purpose) as number;
   }
 }

@@ -82,18 +82,33 @@ export class Store {
   teacherId(projectId: number, t: { identity: string; protocol: string; name: string; settings: object }): number {
     return this.write(() => {
       this.db
-        .prepare('INSERT OR IGNORE INTO teachers (project_id, identity, protocol, name, settings_json) VALUES (?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT OR IGNORE INTO teachers (project_id, identity, protocol, name, settings_json) VALUES (?, ?, ?, ?, ?)',
+        )
         .run(projectId, t.identity, t.protocol, t.name, JSON.stringify(t.settings));
-      return (this.db.prepare('SELECT id FROM teachers WHERE project_id = ? AND identity = ?').get(projectId, t.identity) as { id: number }).id;
+      return (
+        this.db.prepare('SELECT id FROM teachers WHERE project_id = ? AND identity = ?').get(projectId, t.identity) as {
+          id: number;
+        }
+      ).id;
     });
   }
 
-  datasetId(projectId: number, d: { source: string; fingerprint: string; count: number; height: number; width: number; channels: number }): number {
+  datasetId(
+    projectId: number,
+    d: { source: string; fingerprint: string; count: number; height: number; width: number; channels: number },
+  ): number {
     return this.write(() => {
       this.db
-        .prepare('INSERT OR IGNORE INTO datasets (project_id, source, fingerprint, count, height, width, channels) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT OR IGNORE INTO datasets (project_id, source, fingerprint, count, height, width, channels) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(projectId, d.source, d.fingerprint, d.count, d.height, d.width, d.channels);
-      return (this.db.prepare('SELECT id FROM datasets WHERE project_id = ? AND fingerprint = ?').get(projectId, d.fingerprint) as { id: number }).id;
+      return (
+        this.db
+          .prepare('SELECT id FROM datasets WHERE project_id = ? AND fingerprint = ?')
+          .get(projectId, d.fingerprint) as { id: number }
+      ).id;
     });
   }
 
@@ -111,7 +126,18 @@ export class Store {
 
   updateRun(
     id: string,
-    patch: Partial<{ status: RunStatus; error: string | null; summary: object; backend: object; teacherId: number; datasetId: number; queriesSpent: number; control: null; pid: number | null; recipe: object }>,
+    patch: Partial<{
+      status: RunStatus;
+      error: string | null;
+      summary: object;
+      backend: object;
+      teacherId: number;
+      datasetId: number;
+      queriesSpent: number;
+      control: null;
+      pid: number | null;
+      recipe: object;
+    }>,
   ): void {
     const cols: string[] = [];
     const vals: unknown[] = [];
@@ -133,7 +159,9 @@ export class Store {
       vals.push(conv(v));
     }
     this.write(() => {
-      const res = this.db.prepare(`UPDATE runs SET ${cols.join(', ')}, updated_at = ? WHERE id = ?`).run(...vals, now(), id);
+      const res = this.db
+        .prepare(`UPDATE runs SET ${cols.join(', ')}, updated_at = ? WHERE id = ?`)
+        .run(...vals, now(), id);
       if (res.changes === 0) throw new RunNotFoundError(`no run with id ${id}`);
       if (patch.status) this.logEvent(id, 'status', patch.status + (patch.error ? `: ${patch.error}` : ''));
     });
@@ -142,7 +170,9 @@ export class Store {
   /** Asks a running job (possibly in another process) to pause or cancel at its next step. */
   requestControl(id: string, control: 'pause' | 'cancel'): void {
     this.write(() => {
-      const res = this.db.prepare(`UPDATE runs SET control = ?, updated_at = ? WHERE id = ? AND status IN ('queued','running')`).run(control, now(), id);
+      const res = this.db
+        .prepare(`UPDATE runs SET control = ?, updated_at = ? WHERE id = ? AND status IN ('queued','running')`)
+        .run(control, now(), id);
       if (res.changes === 0) {
         const run = this.getRun(id);
         throw new Error(`run ${id} is ${run.status}; only a queued or running run can be asked to ${control}`);
@@ -152,16 +182,20 @@ export class Store {
   }
 
   readControl(id: string): 'pause' | 'cancel' | null {
-    const row = this.db.prepare('SELECT control FROM runs WHERE id = ?').get(id) as { control: 'pause' | 'cancel' | null } | undefined;
+    const row = this.db.prepare('SELECT control FROM runs WHERE id = ?').get(id) as
+      { control: 'pause' | 'cancel' | null } | undefined;
     return row?.control ?? null;
   }
 
   getRun(id: string): RunRow {
-    const rows = this.db.prepare(`${RUN_SELECT} WHERE r.id = ? OR r.id LIKE ? ORDER BY r.created_at`).all(id, `${id}%`) as RawRun[];
+    const rows = this.db
+      .prepare(`${RUN_SELECT} WHERE r.id = ? OR r.id LIKE ? ORDER BY r.created_at`)
+      .all(id, `${id}%`) as RawRun[];
     const exact = rows.find((r) => r.id === id);
     if (exact) return toRun(exact);
     if (rows.length === 1) return toRun(rows[0]);
-    if (rows.length > 1) throw new RunNotFoundError(`run id prefix "${id}" is ambiguous: ${rows.map((r) => r.id).join(', ')}`);
+    if (rows.length > 1)
+      throw new RunNotFoundError(`run id prefix "${id}" is ambiguous: ${rows.map((r) => r.id).join(', ')}`);
     throw new RunNotFoundError(`no run with id ${id}; \`distill runs\` lists them`);
   }
 
@@ -184,19 +218,27 @@ export class Store {
   }
 
   metrics(runId: string): MetricRow[] {
-    return this.db.prepare('SELECT epoch, loss, accuracy, fidelity, seconds, queries FROM epoch_metrics WHERE run_id = ? ORDER BY epoch').all(runId) as MetricRow[];
+    return this.db
+      .prepare(
+        'SELECT epoch, loss, accuracy, fidelity, seconds, queries FROM epoch_metrics WHERE run_id = ? ORDER BY epoch',
+      )
+      .all(runId) as MetricRow[];
   }
 
   addCheckpoint(runId: string, c: CheckpointRow): void {
     this.write(() => {
       this.db
-        .prepare('INSERT OR REPLACE INTO checkpoints (run_id, epoch, path, score, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT OR REPLACE INTO checkpoints (run_id, epoch, path, score, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
         .run(runId, c.epoch, c.path, nullIfNaN(c.score ?? NaN), c.bytes, now());
     });
   }
 
   checkpoints(runId: string): CheckpointRow[] {
-    return this.db.prepare('SELECT epoch, path, score, bytes FROM checkpoints WHERE run_id = ? ORDER BY epoch').all(runId) as CheckpointRow[];
+    return this.db
+      .prepare('SELECT epoch, path, score, bytes FROM checkpoints WHERE run_id = ? ORDER BY epoch')
+      .all(runId) as CheckpointRow[];
   }
 
   removeCheckpoint(runId: string, epoch: number): void {
@@ -205,29 +247,43 @@ export class Store {
 
   addExport(runId: string, dir: string, info: object): void {
     this.write(() => {
-      this.db.prepare('INSERT INTO exports (run_id, path, info_json, created_at) VALUES (?, ?, ?, ?)').run(runId, dir, JSON.stringify(info), now());
+      this.db
+        .prepare('INSERT INTO exports (run_id, path, info_json, created_at) VALUES (?, ?, ?, ?)')
+        .run(runId, dir, JSON.stringify(info), now());
       this.logEvent(runId, 'export', `exported to ${dir}`);
     });
   }
 
   exports(runId: string): { path: string; info: unknown; createdAt: string }[] {
-    return (this.db.prepare('SELECT path, info_json, created_at FROM exports WHERE run_id = ? ORDER BY id').all(runId) as { path: string; info_json: string; created_at: string }[]).map(
-      (r) => ({ path: r.path, info: JSON.parse(r.info_json), createdAt: r.created_at }),
-    );
+    return (
+      this.db.prepare('SELECT path, info_json, created_at FROM exports WHERE run_id = ? ORDER BY id').all(runId) as {
+        path: string;
+        info_json: string;
+        created_at: string;
+      }[]
+    ).map((r) => ({ path: r.path, info: JSON.parse(r.info_json), createdAt: r.created_at }));
   }
 
   logEvent(runId: string | null, kind: string, message: string): void {
-    this.db.prepare('INSERT INTO events (run_id, at, kind, message) VALUES (?, ?, ?, ?)').run(runId, now(), kind, message);
+    this.db
+      .prepare('INSERT INTO events (run_id, at, kind, message) VALUES (?, ?, ?, ?)')
+      .run(runId, now(), kind, message);
   }
 
   events(runId: string): { at: string; kind: string; message: string }[] {
-    return this.db.prepare('SELECT at, kind, message FROM events WHERE run_id = ? ORDER BY id').all(runId) as { at: string; kind: string; message: string }[];
+    return this.db.prepare('SELECT at, kind, message FROM events WHERE run_id = ? ORDER BY id').all(runId) as {
+      at: string;
+      kind: string;
+      message: string;
+    }[];
   }
 
   /** Training queries spent by every run of a project. */
   projectQueries(project: string): number {
     const row = this.db
-      .prepare('SELECT COALESCE(SUM(r.queries_spent), 0) AS q FROM runs r JOIN projects p ON p.id = r.project_id WHERE p.name = ?')
+      .prepare(
+        'SELECT COALESCE(SUM(r.queries_spent), 0) AS q FROM runs r JOIN projects p ON p.id = r.project_id WHERE p.name = ?',
+      )
       .get(project) as { q: number };
     return row.q;
   }
@@ -251,7 +307,11 @@ export class Store {
    */
   cancelRun(id: string): 'cancelled' | 'requested' {
     return this.write(() => {
-      const res = this.db.prepare(`UPDATE runs SET status = 'cancelled', pid = NULL, updated_at = ? WHERE id = ? AND status IN ('paused','failed')`).run(now(), id);
+      const res = this.db
+        .prepare(
+          `UPDATE runs SET status = 'cancelled', pid = NULL, updated_at = ? WHERE id = ? AND status IN ('paused','failed')`,
+        )
+        .run(now(), id);
       if (res.changes === 0) {
         this.requestControl(id, 'cancel');
         return 'requested';

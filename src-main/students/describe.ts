@@ -39,7 +39,16 @@ export interface StudentDescription {
 
 type Shape = (number | null)[];
 
-const FREE = new Set(['InputLayer', 'Flatten', 'Reshape', 'Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+const FREE = new Set([
+  'InputLayer',
+  'Flatten',
+  'Reshape',
+  'Dropout',
+  'SpatialDropout1D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+]);
 const ELEMENTWISE = new Set(['ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Softmax', 'PReLU']);
 
 function elements(shape: Shape): number {
@@ -60,7 +69,7 @@ function layerShapes(layer: tf.layers.Layer): { inputs: Shape[]; output: Shape }
   const node = layer.inboundNodes[0];
   const inputs = node ? node.inputTensors.map((t) => t.shape as Shape) : [];
   const out = layer.outputShape;
-  const output = (Array.isArray(out[0]) || out[0] === undefined ? (out as Shape[])[0] ?? [] : out) as Shape;
+  const output = (Array.isArray(out[0]) || out[0] === undefined ? ((out as Shape[])[0] ?? []) : out) as Shape;
   return { inputs, output };
 }
 

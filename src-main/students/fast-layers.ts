@@ -53,7 +53,13 @@ function affine(x: tf.Tensor4D, a: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor4D {
   if (tf.getBackend() === 'wasm') {
     // XNNPACK's depthwise convolution with a 1x1 filter and bias: one pass, no broadcasting.
     const C = a.shape[0];
-    return tf.fused.depthwiseConv2d({ x, filter: tf.reshape(a, [1, 1, C, 1]) as tf.Tensor4D, strides: 1, pad: 'valid', bias: b });
+    return tf.fused.depthwiseConv2d({
+      x,
+      filter: tf.reshape(a, [1, 1, C, 1]) as tf.Tensor4D,
+      strides: 1,
+      pad: 'valid',
+      bias: b,
+    });
   }
   return tf.add(tf.mul(x, a), b);
 }
@@ -63,7 +69,10 @@ function affine(x: tf.Tensor4D, a: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor4D {
  * and the batch mean and (biased) variance, which the caller owns and must dispose.
  */
 export function batchNormTraining(
-  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number,
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
 ): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
@@ -114,11 +123,13 @@ export class FastBatchNormalization extends BatchNormalizationBase {
     if (hasBatchNormKernels(x.shape[3] ?? 0)) {
       // One kernel: the output, the batch statistics and the moving averages' new values.
       return tf.tidy(() => {
-        const outs = tf.engine().runKernel(
-          BATCH_NORM_TRAIN,
-          { x, gamma, beta, movingMean: self.movingMean.read(), movingVariance: self.movingVariance.read() },
-          { epsilon: self.epsilon, momentum: self.momentum },
-        ) as tf.Tensor[];
+        const outs = tf
+          .engine()
+          .runKernel(
+            BATCH_NORM_TRAIN,
+            { x, gamma, beta, movingMean: self.movingMean.read(), movingVariance: self.movingVariance.read() },
+            { epsilon: self.epsilon, momentum: self.momentum },
+          ) as tf.Tensor[];
         self.movingMean.write(outs[4]);
         self.movingVariance.write(outs[5]);
         return outs[0];
@@ -128,7 +139,10 @@ export class FastBatchNormalization extends BatchNormalizationBase {
       const { y, mean, variance } = batchNormTraining(x as tf.Tensor4D, gamma, beta, self.epsilon);
       // The moving averages exactly as tfjs-layers updates them.
       const decay = 1 - self.momentum;
-      for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
+      for (const [variable, value] of [
+        [self.movingMean, mean],
+        [self.movingVariance, variance],
+      ] as const) {
         const orig = variable.read();
         variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
       }
@@ -173,14 +187,24 @@ export class FastConv2D extends Conv2DBase {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const activation = self.activation.getClassName().toLowerCase();
     const dilations = self.dilationRate;
-    if ((activation !== 'relu' && activation !== 'linear') || self.rank !== 2 || self.dataFormat !== 'channelsLast'
-      || x.rank !== 4 || x.dtype !== 'float32' || (self.padding !== 'same' && self.padding !== 'valid')
-      || dilations.some((d) => d !== 1)) {
+    if (
+      (activation !== 'relu' && activation !== 'linear') ||
+      self.rank !== 2 ||
+      self.dataFormat !== 'channelsLast' ||
+      x.rank !== 4 ||
+      x.dtype !== 'float32' ||
+      (self.padding !== 'same' && self.padding !== 'valid') ||
+      dilations.some((d) => d !== 1)
+    ) {
       return super.call(inputs, kwargs);
     }
     const attrs: tf.FusedConv2DAttrs = {
-      strides: self.strides as [number, number], pad: self.padding as 'same' | 'valid', dataFormat: 'NHWC',
-      dilations: [1, 1], dimRoundingMode: undefined as unknown as 'floor', activation: activation as 'relu' | 'linear',
+      strides: self.strides as [number, number],
+      pad: self.padding as 'same' | 'valid',
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined as unknown as 'floor',
+      activation: activation as 'relu' | 'linear',
     };
     // Without a bias the kernel gets no bias input at all, so the tape asks for no bias gradient.
     const kernelInputs: tf.NamedTensorMap = { x: x as tf.Tensor4D, filter: self.kernel.read() };
@@ -209,15 +233,25 @@ export const fusedConv2DGradient: tf.GradConfig = {
   gradFunc: (dyIn, saved, attrsIn) => {
     const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
     const a = attrsIn as unknown as tf.FusedConv2DAttrs;
-    const dilations = typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations ?? [1, 1];
+    const dilations = typeof a.dilations === 'number' ? [a.dilations, a.dilations] : (a.dilations ?? [1, 1]);
     if (a.dataFormat !== 'NHWC' || dilations[0] !== 1 || dilations[1] !== 1) {
-      throw new Error(`gradient of FusedConv2D: only NHWC with unit dilation is implemented (got ${a.dataFormat}, dilations ${dilations.join('x')})`);
+      throw new Error(
+        `gradient of FusedConv2D: only NHWC with unit dilation is implemented (got ${a.dataFormat}, dilations ${dilations.join('x')})`,
+      );
     }
     const g = preActivationGradient(tf.FusedConv2D, dyIn as tf.Tensor4D, y, a.activation);
     const conv = { strides: a.strides, pad: a.pad, dataFormat: a.dataFormat, dimRoundingMode: a.dimRoundingMode };
     return {
-      x: () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      filter: () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      x: () =>
+        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, {
+          ...conv,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      filter: () =>
+        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, {
+          ...conv,
+          filterShape: filter.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
       bias: () => tf.sum(g, [0, 1, 2]),
     };
   },
@@ -231,17 +265,33 @@ export class FastDense extends DenseBase {
     const self = this as unknown as FusedLayerInternals;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const activation = self.activation.getClassName().toLowerCase();
-    if ((activation !== 'relu' && activation !== 'linear') || !self.useBias || self.bias == null || x.rank !== 2 || x.dtype !== 'float32') {
+    if (
+      (activation !== 'relu' && activation !== 'linear') ||
+      !self.useBias ||
+      self.bias == null ||
+      x.rank !== 2 ||
+      x.dtype !== 'float32'
+    ) {
       return super.call(inputs, kwargs);
     }
-    const attrs: tf._FusedMatMulAttrs = { transposeA: false, transposeB: false, activation: activation as 'relu' | 'linear' };
+    const attrs: tf._FusedMatMulAttrs = {
+      transposeA: false,
+      transposeB: false,
+      activation: activation as 'relu' | 'linear',
+    };
     // The kernel takes batched (3-D) operands; reshapes are free aliases.
     const [m, k] = x.shape;
     return tf.tidy(() => {
       const kernel = self.kernel.read();
       const a = tf.reshape(x, [1, m, k]);
       const b = tf.reshape(kernel, [1, ...kernel.shape]);
-      const y = tf.engine().runKernel(tf._FusedMatMul, { a, b, bias: self.bias!.read() }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+      const y = tf
+        .engine()
+        .runKernel(
+          tf._FusedMatMul,
+          { a, b, bias: self.bias!.read() },
+          attrs as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor3D;
       return tf.reshape(y, [m, y.shape[2]]);
     });
   }
@@ -259,8 +309,17 @@ export const fusedMatMulGradient: tf.GradConfig = {
   gradFunc: (dyIn, saved, attrsIn) => {
     const [a, b, bias, y] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor | undefined, tf.Tensor3D];
     const at = attrsIn as unknown as tf._FusedMatMulAttrs;
-    if (at.transposeA || at.transposeB || a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || (bias != null && bias.rank !== 1)) {
-      throw new Error('gradient of _FusedMatMul: only 3-D operands of equal batch, no transposes and a 1-D bias are implemented');
+    if (
+      at.transposeA ||
+      at.transposeB ||
+      a.rank !== 3 ||
+      b.rank !== 3 ||
+      a.shape[0] !== b.shape[0] ||
+      (bias != null && bias.rank !== 1)
+    ) {
+      throw new Error(
+        'gradient of _FusedMatMul: only 3-D operands of equal batch, no transposes and a 1-D bias are implemented',
+      );
     }
     const g = preActivationGradient(tf._FusedMatMul, dyIn as tf.Tensor3D, y, at.activation);
     return {
@@ -273,10 +332,18 @@ export const fusedMatMulGradient: tf.GradConfig = {
 if (tf.getGradient(tf._FusedMatMul) == null) tf.registerGradient(fusedMatMulGradient);
 
 // Loading a saved model now builds these classes for their original names.
-tf.serialization.registerClass(FastBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-tf.serialization.registerClass(FastConv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-tf.serialization.registerClass(FastDense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-tf.serialization.registerClass(FastReLU as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+tf.serialization.registerClass(
+  FastBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
+tf.serialization.registerClass(
+  FastConv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
+tf.serialization.registerClass(
+  FastDense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
+tf.serialization.registerClass(
+  FastReLU as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
 
 export function batchNormalization(args: Parameters<typeof tf.layers.batchNormalization>[0]): tf.layers.Layer {
   return new FastBatchNormalization(args as LayerArgs);

@@ -29,7 +29,8 @@ export class SeededInit {
 export function assertMinSpatial(key: string, inputShape: [number, number, number], min: number): void {
   const [h, w, c] = inputShape;
   for (const v of inputShape) {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${key}: inputShape must be positive integers, got [${inputShape.join(', ')}]`);
+    if (!Number.isInteger(v) || v <= 0)
+      throw new Error(`${key}: inputShape must be positive integers, got [${inputShape.join(', ')}]`);
   }
   if (h < min || w < min) {
     throw new Error(`${key}: input ${h}x${w}x${c} is too small; needs at least ${min}x${min}`);

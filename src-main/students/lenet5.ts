@@ -15,15 +15,28 @@ function buildLeNet(key: string, filters: [number, number], opts: StudentBuildOp
   assertNumClasses(key, opts.numClasses);
   const init = new SeededInit(opts.seed);
   const model = tf.sequential({ name: key.replace(/-/g, '_') });
-  model.add(conv2d({
-    name: 'conv1', inputShape: opts.inputShape, filters: filters[0], kernelSize: 5, padding: 'same',
-    activation: 'relu', kernelInitializer: init.glorot(),
-  }));
+  model.add(
+    conv2d({
+      name: 'conv1',
+      inputShape: opts.inputShape,
+      filters: filters[0],
+      kernelSize: 5,
+      padding: 'same',
+      activation: 'relu',
+      kernelInitializer: init.glorot(),
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2, strides: 2 }));
-  model.add(conv2d({
-    name: 'conv2', filters: filters[1], kernelSize: 5, padding: 'valid', activation: 'relu',
-    kernelInitializer: init.glorot(),
-  }));
+  model.add(
+    conv2d({
+      name: 'conv2',
+      filters: filters[1],
+      kernelSize: 5,
+      padding: 'valid',
+      activation: 'relu',
+      kernelInitializer: init.glorot(),
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2, strides: 2 }));
   model.add(tf.layers.flatten({ name: 'flatten' }));
   model.add(dense({ name: 'fc1', units: 120, activation: 'relu', kernelInitializer: init.glorot() }));
@@ -35,7 +48,8 @@ function buildLeNet(key: string, filters: [number, number], opts: StudentBuildOp
 registerStudent({
   key: 'lenet5',
   title: 'LeNet-5',
-  description: 'Classic two-conv LeNet-5 (6 and 16 filters, FC 120-84) with ReLU and max pooling. ~60k params on 28x28.',
+  description:
+    'Classic two-conv LeNet-5 (6 and 16 filters, FC 120-84) with ReLU and max pooling. ~60k params on 28x28.',
   build: (opts) => buildLeNet('lenet5', [6, 16], opts),
 });
 

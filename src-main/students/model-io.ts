@@ -24,7 +24,9 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
       writeFileSync(path.join(dir, 'model.json.tmp'), JSON.stringify(manifest));
       renameSync(path.join(dir, 'weights.bin.tmp'), path.join(dir, 'weights.bin'));
       renameSync(path.join(dir, 'model.json.tmp'), path.join(dir, 'model.json'));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weights.length } };
+      return {
+        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weights.length },
+      };
     }),
   );
 }
@@ -39,6 +41,10 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   const bin = readFileSync(path.join(dir, 'weights.bin'));
   const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
   return tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: manifest.modelTopology, weightSpecs: manifest.weightsManifest[0].weights, weightData }),
+    tf.io.fromMemory({
+      modelTopology: manifest.modelTopology,
+      weightSpecs: manifest.weightsManifest[0].weights,
+      weightData,
+    }),
   );
 }

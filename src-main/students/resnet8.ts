@@ -9,10 +9,21 @@ import { registerStudent } from './registry.ts';
 import { SeededInit, assertMinSpatial, assertNumClasses } from './init.ts';
 
 function convBn(
-  x: tf.SymbolicTensor, init: SeededInit, name: string, filters: number, kernelSize: number, strides: number,
+  x: tf.SymbolicTensor,
+  init: SeededInit,
+  name: string,
+  filters: number,
+  kernelSize: number,
+  strides: number,
 ): tf.SymbolicTensor {
   const conv = conv2d({
-    name: `${name}_conv`, filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.he(),
+    name: `${name}_conv`,
+    filters,
+    kernelSize,
+    strides,
+    padding: 'same',
+    useBias: false,
+    kernelInitializer: init.he(),
   });
   const bn = batchNormalization({ name: `${name}_bn` });
   return bn.apply(conv.apply(x)) as tf.SymbolicTensor;
@@ -22,7 +33,13 @@ function relu(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
   return reLU({ name }).apply(x) as tf.SymbolicTensor;
 }
 
-function basicBlock(x: tf.SymbolicTensor, init: SeededInit, name: string, width: number, stride: number): tf.SymbolicTensor {
+function basicBlock(
+  x: tf.SymbolicTensor,
+  init: SeededInit,
+  name: string,
+  width: number,
+  stride: number,
+): tf.SymbolicTensor {
   const inChannels = x.shape[3];
   let y = convBn(x, init, `${name}_a`, width, 3, stride);
   y = relu(y, `${name}_a_relu`);
@@ -37,7 +54,8 @@ function basicBlock(x: tf.SymbolicTensor, init: SeededInit, name: string, width:
 registerStudent({
   key: 'resnet8',
   title: 'ResNet-8',
-  description: 'CIFAR-style ResNet with a 16-filter stem and three basic blocks (16, 32, 64; strides 1, 2, 2), BN, global average pooling.',
+  description:
+    'CIFAR-style ResNet with a 16-filter stem and three basic blocks (16, 32, 64; strides 1, 2, 2), BN, global average pooling.',
   build(opts) {
     assertMinSpatial('resnet8', opts.inputShape, 4);
     assertNumClasses('resnet8', opts.numClasses);
@@ -48,8 +66,9 @@ registerStudent({
     x = basicBlock(x, init, 'block2', 32, 2);
     x = basicBlock(x, init, 'block3', 64, 2);
     x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
-    const logits = dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() })
-      .apply(x) as tf.SymbolicTensor;
+    const logits = dense({ name: 'logits', units: opts.numClasses, kernelInitializer: init.glorot() }).apply(
+      x,
+    ) as tf.SymbolicTensor;
     return tf.model({ name: 'resnet8', inputs: input, outputs: logits });
   },
 });

@@ -3,7 +3,13 @@
  * model metadata, and infer requests and replies in JSON or with the binary tensor extension,
  * with the classification extension for top-k.
  */
-import { HEADER_LENGTH, BinaryFramingError, joinBinaryBody, sliceBinaryTensors, splitBinaryBody } from '../teachers/kserve-binary.ts';
+import {
+  HEADER_LENGTH,
+  BinaryFramingError,
+  joinBinaryBody,
+  sliceBinaryTensors,
+  splitBinaryBody,
+} from '../teachers/kserve-binary.ts';
 import { flattenNumbers, floatToHalf, halfToFloat } from '../teachers/tensor-data.ts';
 import type { TeacherResponses } from '../teachers/responses.ts';
 import { HttpError } from './http-error.ts';
@@ -49,12 +55,20 @@ export function parseKServeInfer(model: ServedModel, body: Buffer, headerLength:
     if (err instanceof BinaryFramingError) throw new HttpError(400, err.message);
     throw err;
   }
-  const t = json.inputs.find((i) => i.name === model.inputName) ?? (json.inputs.length === 1 ? json.inputs[0] : undefined);
+  const t =
+    json.inputs.find((i) => i.name === model.inputName) ?? (json.inputs.length === 1 ? json.inputs[0] : undefined);
   if (!t) throw new HttpError(400, `no input named "${model.inputName}"`);
   if (t.datatype !== 'FP32') throw new HttpError(400, `input datatype ${t.datatype} is not supported; send FP32`);
   const shape = t.shape;
-  if (!Array.isArray(shape) || shape.length !== model.inputShape.length || shape.slice(1).some((d, i) => d !== model.inputShape[i + 1])) {
-    throw new HttpError(400, `input shape ${JSON.stringify(shape)} does not match the model's ${JSON.stringify(model.inputShape)}`);
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== model.inputShape.length ||
+    shape.slice(1).some((d, i) => d !== model.inputShape[i + 1])
+  ) {
+    throw new HttpError(
+      400,
+      `input shape ${JSON.stringify(shape)} does not match the model's ${JSON.stringify(model.inputShape)}`,
+    );
   }
   const count = shape[0];
   const raw = binary.get(t);
@@ -70,7 +84,10 @@ export function parseKServeInfer(model: ServedModel, body: Buffer, headerLength:
     }
   }
   if (!(count >= 1) || input.length !== count * model.sampleSize) {
-    throw new HttpError(400, `input has ${input.length} values, shape ${JSON.stringify(shape)} needs ${count * model.sampleSize}`);
+    throw new HttpError(
+      400,
+      `input has ${input.length} values, shape ${JSON.stringify(shape)} needs ${count * model.sampleSize}`,
+    );
   }
   const out = json.outputs?.[0];
   const k = out?.parameters?.classification;
@@ -106,10 +123,18 @@ export function formatKServeReply(
     for (let i = 0; i < r.count; i++) {
       const row = r.topk
         ? Array.from({ length: k }, (_, j) => [r.topk!.scores[i * k + j], r.topk!.indices[i * k + j]] as const)
-        : Array.from(scores!.subarray(i * r.numClasses, (i + 1) * r.numClasses), (s, c) => [s, c] as const).sort((a, b) => b[0] - a[0]).slice(0, k);
-      for (const [s, c] of row) strings.push(`${opts.nan && !strings.length ? 'nan' : s}:${c}${model.classNames ? `:${model.classNames[c]}` : ''}`);
+        : Array.from(scores!.subarray(i * r.numClasses, (i + 1) * r.numClasses), (s, c) => [s, c] as const)
+            .sort((a, b) => b[0] - a[0])
+            .slice(0, k);
+      for (const [s, c] of row)
+        strings.push(
+          `${opts.nan && !strings.length ? 'nan' : s}:${c}${model.classNames ? `:${model.classNames[c]}` : ''}`,
+        );
     }
-    return json({ ...head, outputs: [{ name: model.outputName, datatype: 'BYTES', shape: [r.count, k], data: strings }] });
+    return json({
+      ...head,
+      outputs: [{ name: model.outputName, datatype: 'BYTES', shape: [r.count, k], data: strings }],
+    });
   }
   if (!scores) {
     const labels = Array.from(r.top1);
@@ -121,11 +146,27 @@ export function formatKServeReply(
   if (req.binaryOutput) {
     const bytes = Buffer.alloc(values.length * (opts.fp16 ? 2 : 4));
     values.forEach((v, i) => (opts.fp16 ? bytes.writeUInt16LE(floatToHalf(v), i * 2) : bytes.writeFloatLE(v, i * 4)));
-    const { body, headerLength } = joinBinaryBody({ ...head, outputs: [{ name: model.outputName, datatype, shape, parameters: { binary_data_size: bytes.length } }] }, [bytes]);
+    const { body, headerLength } = joinBinaryBody(
+      {
+        ...head,
+        outputs: [{ name: model.outputName, datatype, shape, parameters: { binary_data_size: bytes.length } }],
+      },
+      [bytes],
+    );
     return { body, headerLength };
   }
   // JSON cannot carry NaN; null is what a careless server sends instead, and the client must reject it.
-  return json({ ...head, outputs: [{ name: model.outputName, datatype, shape, data: Array.from(values, (v) => (Number.isFinite(v) ? (opts.fp16 ? halfToFloat(floatToHalf(v)) : v) : null)) }] });
+  return json({
+    ...head,
+    outputs: [
+      {
+        name: model.outputName,
+        datatype,
+        shape,
+        data: Array.from(values, (v) => (Number.isFinite(v) ? (opts.fp16 ? halfToFloat(floatToHalf(v)) : v) : null)),
+      },
+    ],
+  });
 }
 
 function json(value: unknown): { body: Buffer } {

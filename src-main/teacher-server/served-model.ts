@@ -27,7 +27,10 @@ export interface ServedModel {
   close(): Promise<void>;
 }
 
-export async function loadServedModel(file: string, opts: { name?: string; intraOpThreads?: number } = {}): Promise<ServedModel> {
+export async function loadServedModel(
+  file: string,
+  opts: { name?: string; intraOpThreads?: number } = {},
+): Promise<ServedModel> {
   let manifest: TeacherManifest | undefined;
   let modelFile = file;
   if (file.endsWith('.json')) {
@@ -40,19 +43,27 @@ export async function loadServedModel(file: string, opts: { name?: string; intra
   } catch (err) {
     throw new Error(`${modelFile}: cannot read model: ${(err as Error).message}`);
   }
-  const session = await ort.InferenceSession.create(bytes, opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {});
+  const session = await ort.InferenceSession.create(
+    bytes,
+    opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {},
+  );
   const inputName = manifest?.input.name ?? session.inputNames[0];
   const meta = session.inputMetadata.find((m) => m.name === inputName);
   const declared = manifest?.input.shape;
-  const fromModel = meta && meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1)) : undefined;
+  const fromModel =
+    meta && meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1)) : undefined;
   const inputShape = declared ?? fromModel;
   if (!inputShape || inputShape.slice(1).some((d) => d < 1)) {
-    throw new Error(`${file}: the model input has no fixed per-sample shape; serve it with a manifest that declares one`);
+    throw new Error(
+      `${file}: the model input has no fixed per-sample shape; serve it with a manifest that declares one`,
+    );
   }
   const sampleSize = inputShape.slice(1).reduce((a, b) => a * b, 1);
   const outputName = manifest?.output.name ?? session.outputNames[0];
   const run = async (input: Float32Array, count: number): Promise<Float32Array> => {
-    const result = await session.run({ [inputName]: new ort.Tensor('float32', input, [count, ...inputShape.slice(1)]) });
+    const result = await session.run({
+      [inputName]: new ort.Tensor('float32', input, [count, ...inputShape.slice(1)]),
+    });
     return new Float32Array(result[outputName].data as Float32Array);
   };
   const numClasses = (await run(new Float32Array(sampleSize), 1)).length;

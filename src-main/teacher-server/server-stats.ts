@@ -25,7 +25,15 @@ export interface TeacherServerStats {
 }
 
 export class StatsRecorder {
-  private readonly s = { requests: 0, inferRequests: 0, samplesReceived: 0, samplesServed: 0, duplicateSamples: 0, duplicateReceived: 0, byStatus: {} as Record<string, number> };
+  private readonly s = {
+    requests: 0,
+    inferRequests: 0,
+    samplesReceived: 0,
+    samplesServed: 0,
+    duplicateSamples: 0,
+    duplicateReceived: 0,
+    byStatus: {} as Record<string, number>,
+  };
   private readonly receivedBy = new Map<string, number>();
   private readonly servedBy = new Map<string, number>();
 
@@ -44,7 +52,9 @@ export class StatsRecorder {
     const bytes = new Uint8Array(input.buffer, input.byteOffset, count * per * 4);
     const hashes: string[] = [];
     for (let i = 0; i < count; i++) {
-      const h = createHash('sha256').update(bytes.subarray(i * per * 4, (i + 1) * per * 4)).digest('hex');
+      const h = createHash('sha256')
+        .update(bytes.subarray(i * per * 4, (i + 1) * per * 4))
+        .digest('hex');
       hashes.push(h);
       const n = (this.receivedBy.get(h) ?? 0) + 1;
       this.receivedBy.set(h, n);

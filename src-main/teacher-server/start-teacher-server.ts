@@ -77,7 +77,8 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
   const model = typeof opts.model === 'string' ? await loadServedModel(opts.model) : opts.model;
   const protocols = new Set(opts.protocols ?? ['kserve-v2', 'tf-serving']);
   const response = opts.response ?? 'logits';
-  if (!(response in SERVE_RESPONSES)) throw new Error(`unknown response kind "${response}"; use ${Object.keys(SERVE_RESPONSES).join(', ')}`);
+  if (!(response in SERVE_RESPONSES))
+    throw new Error(`unknown response kind "${response}"; use ${Object.keys(SERVE_RESPONSES).join(', ')}`);
   const topK = opts.topK ?? 3;
   const stats = new StatsRecorder();
   const limiter = opts.rateLimit ? new RateLimiter(opts.rateLimit) : undefined;
@@ -96,7 +97,12 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
 
     if (protocols.has('kserve-v2')) {
       if (p === '/v2/health/ready' || p === '/v2/health/live') return send(res, 200, {});
-      if (p === '/v2') return send(res, 200, { name: 'distill-teacher-server', version: '1', extensions: ['binary_tensor_data', 'classification'] });
+      if (p === '/v2')
+        return send(res, 200, {
+          name: 'distill-teacher-server',
+          version: '1',
+          extensions: ['binary_tensor_data', 'classification'],
+        });
       const m = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer|\/ready)?$/.exec(p);
       if (m) {
         checkModel(m[1], m[2]);
@@ -110,7 +116,11 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
       if (m) {
         checkModel(m[1], m[2]);
         if (!m[3] && req.method === 'GET') {
-          return send(res, 200, { model_version_status: [{ version: model.version, state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] });
+          return send(res, 200, {
+            model_version_status: [
+              { version: model.version, state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } },
+            ],
+          });
         }
         if (m[3] === '/metadata') return send(res, 200, tfServingMetadata(model, outputShape));
         if (m[3] === ':predict' && req.method === 'POST') return infer(req, res, 'tf-serving');
@@ -120,8 +130,10 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
   };
 
   const checkModel = (name: string, version: string | undefined) => {
-    if (decodeURIComponent(name) !== model.name) throw new HttpError(404, `model "${decodeURIComponent(name)}" is not served here`);
-    if (version !== undefined && version !== model.version) throw new HttpError(404, `model ${model.name} has no version ${version}`);
+    if (decodeURIComponent(name) !== model.name)
+      throw new HttpError(404, `model "${decodeURIComponent(name)}" is not served here`);
+    if (version !== undefined && version !== model.version)
+      throw new HttpError(404, `model ${model.name} has no version ${version}`);
   };
 
   const infer = async (req: http.IncomingMessage, res: http.ServerResponse, protocol: ServeProtocol): Promise<void> => {
@@ -130,7 +142,8 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
       const wait = limiter.take();
       if (wait > 0) {
         const seconds = Math.max(1, Math.ceil(wait / 1000));
-        const retryAfter = opts.retryAfterForm === 'date' ? new Date(Date.now() + seconds * 1000).toUTCString() : String(seconds);
+        const retryAfter =
+          opts.retryAfterForm === 'date' ? new Date(Date.now() + seconds * 1000).toUTCString() : String(seconds);
         return send(res, 429, { error: 'rate limit exceeded' }, { 'retry-after': retryAfter });
       }
     }
@@ -138,12 +151,24 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
     const treq = protocol === 'tf-serving' ? parseTfServingPredict(model, body) : undefined;
     const { input, count } = (kreq ?? treq)!;
     const n = ++inferCount;
-    const fault: TeacherServerFault = opts.faults?.(n) ?? (opts.failRate && random() < opts.failRate ? { status: 500 } : {});
+    const fault: TeacherServerFault =
+      opts.faults?.(n) ?? (opts.failRate && random() < opts.failRate ? { status: 500 } : {});
     if (fault.status && fault.status < 500) {
-      return send(res, fault.status, { error: `injected ${fault.status}` }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+      return send(
+        res,
+        fault.status,
+        { error: `injected ${fault.status}` },
+        fault.retryAfter ? { 'retry-after': fault.retryAfter } : {},
+      );
     }
     const hashes = stats.received(input, count, model.sampleSize);
-    if (fault.status) return send(res, fault.status, { error: 'injected failure' }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+    if (fault.status)
+      return send(
+        res,
+        fault.status,
+        { error: 'injected failure' },
+        fault.retryAfter ? { 'retry-after': fault.retryAfter } : {},
+      );
     if (fault.reset) {
       req.socket.destroy();
       return;
@@ -164,7 +189,9 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
     if (clientGone || res.destroyed || req.socket.destroyed) return;
     const raw = await model.run(input, count);
     const shaped = shapeReply(model, raw, count, response, topK);
-    const reply = fault.dropRow ? shapeReply(model, raw.subarray(0, (count - 1) * model.numClasses), count - 1, response, topK) : shaped;
+    const reply = fault.dropRow
+      ? shapeReply(model, raw.subarray(0, (count - 1) * model.numClasses), count - 1, response, topK)
+      : shaped;
     let out: Buffer;
     const headers: Record<string, string> = {};
     if (kreq) {
@@ -215,7 +242,9 @@ export async function startTeacherServer(opts: TeacherServerOptions): Promise<Te
   } catch (err) {
     if (owned) await model.close();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new Error(`port ${opts.port} on 127.0.0.1 is already in use (another \`distill teacher serve\` or \`distill experiment\` running?): stop it or choose another port`);
+      throw new Error(
+        `port ${opts.port} on 127.0.0.1 is already in use (another \`distill teacher serve\` or \`distill experiment\` running?): stop it or choose another port`,
+      );
     }
     throw err;
   }

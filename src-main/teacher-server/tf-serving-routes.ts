@@ -23,8 +23,16 @@ export function tfServingMetadata(model: ServedModel, outputShape: number[]) {
       signature_def: {
         signature_def: {
           serving_default: {
-            inputs: { [model.inputName]: { dtype: 'DT_FLOAT', tensor_shape: dims(model.inputShape), name: `${model.inputName}:0` } },
-            outputs: { [model.outputName]: { dtype: 'DT_FLOAT', tensor_shape: dims(outputShape), name: `${model.outputName}:0` } },
+            inputs: {
+              [model.inputName]: {
+                dtype: 'DT_FLOAT',
+                tensor_shape: dims(model.inputShape),
+                name: `${model.inputName}:0`,
+              },
+            },
+            outputs: {
+              [model.outputName]: { dtype: 'DT_FLOAT', tensor_shape: dims(outputShape), name: `${model.outputName}:0` },
+            },
             method_name: 'tensorflow/serving/predict',
           },
         },
@@ -40,17 +48,21 @@ export function parseTfServingPredict(model: ServedModel, body: Buffer): TfServi
   } catch (err) {
     throw new HttpError(400, `request is not valid JSON: ${(err as Error).message}`);
   }
-  if (json.instances !== undefined && json.inputs !== undefined) throw new HttpError(400, 'use either "instances" or "inputs", not both');
+  if (json.instances !== undefined && json.inputs !== undefined)
+    throw new HttpError(400, 'use either "instances" or "inputs", not both');
   const columnar = json.inputs !== undefined;
   let rows: unknown[];
   if (columnar) {
     const v = json.inputs as unknown;
     const col = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[model.inputName] : v;
-    if (!Array.isArray(col)) throw new HttpError(400, `"inputs" must be a batch array or {"${model.inputName}": batch}`);
+    if (!Array.isArray(col))
+      throw new HttpError(400, `"inputs" must be a batch array or {"${model.inputName}": batch}`);
     rows = col;
   } else {
     if (!Array.isArray(json.instances)) throw new HttpError(400, 'request needs "instances" or "inputs"');
-    rows = json.instances.map((r) => (r && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>)[model.inputName] : r));
+    rows = json.instances.map((r) =>
+      r && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>)[model.inputName] : r,
+    );
   }
   const input = new Float32Array(rows.length * model.sampleSize);
   rows.forEach((row, i) => {
@@ -60,7 +72,8 @@ export function parseTfServingPredict(model: ServedModel, body: Buffer): TfServi
     } catch (err) {
       throw new HttpError(400, (err as Error).message);
     }
-    if (flat.length !== model.sampleSize) throw new HttpError(400, `instance ${i} has ${flat.length} values, the model takes ${model.sampleSize}`);
+    if (flat.length !== model.sampleSize)
+      throw new HttpError(400, `instance ${i} has ${flat.length} values, the model takes ${model.sampleSize}`);
     input.set(flat, i * model.sampleSize);
   });
   if (!rows.length) throw new HttpError(400, 'empty batch');
@@ -85,7 +98,13 @@ export function formatTfServingReply(req: TfServingRequest, r: TeacherResponses,
   }
   let value: unknown;
   if (!req.columnar) value = { predictions: rows };
-  else if (r.topk) value = { outputs: { scores: rows.map((x) => (x as { scores: number[] }).scores), classes: rows.map((x) => (x as { classes: number[] }).classes) } };
+  else if (r.topk)
+    value = {
+      outputs: {
+        scores: rows.map((x) => (x as { scores: number[] }).scores),
+        classes: rows.map((x) => (x as { classes: number[] }).classes),
+      },
+    };
   else value = { outputs: rows };
   return Buffer.from(stringifyWithBareNonFinite(value));
 }

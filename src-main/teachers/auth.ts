@@ -21,11 +21,15 @@ export type TeacherAuth = z.infer<typeof teacherAuthSchema> & {
 };
 
 /** Headers to send, or {} without auth. Throws a clear error naming a missing variable. */
-export function authHeaders(auth: TeacherAuth | undefined, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function authHeaders(
+  auth: TeacherAuth | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   if (!auth) return {};
   let token = auth.token;
   if (token === undefined) {
-    if (!auth.env) throw new TeacherConfigError('teacher auth needs `env` (the environment variable holding the token)');
+    if (!auth.env)
+      throw new TeacherConfigError('teacher auth needs `env` (the environment variable holding the token)');
     token = env[auth.env];
     if (!token) throw new TeacherConfigError(`teacher auth: environment variable ${auth.env} is not set or empty`);
   }

@@ -12,7 +12,12 @@ export const RETRY_DEFAULTS = {
   maxBackoffMs: 10_000,
 } as const;
 
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const d = Math.min(maxMs, baseMs * 2 ** attempt);
   return d / 2 + random() * (d / 2);
 }

@@ -24,7 +24,10 @@ export class TeacherError extends DistillError {
 export class TeacherAuthError extends TeacherError {
   override name = 'TeacherAuthError';
   override readonly code = 'teacher-auth';
-  constructor(readonly status: number, detail: string) {
+  constructor(
+    readonly status: number,
+    detail: string,
+  ) {
     super(
       status === 401
         ? `teacher refused the credentials (HTTP 401): check or renew the token${detail ? ` — ${detail}` : ''}`
@@ -37,8 +40,13 @@ export class TeacherAuthError extends TeacherError {
 export class TeacherRequestRejectedError extends TeacherError {
   override name = 'TeacherRequestRejectedError';
   override readonly code = 'teacher-request-rejected';
-  constructor(readonly status: number, detail: string) {
-    super(`teacher rejected the request (HTTP ${status})${status === 404 ? ' — wrong URL, model name or version?' : ''}${detail ? `: ${detail}` : ''}`);
+  constructor(
+    readonly status: number,
+    detail: string,
+  ) {
+    super(
+      `teacher rejected the request (HTTP ${status})${status === 404 ? ' — wrong URL, model name or version?' : ''}${detail ? `: ${detail}` : ''}`,
+    );
   }
 }
 
@@ -48,7 +56,9 @@ export class TeacherRateLimitedError extends TeacherError {
   override readonly code = 'teacher-rate-limited';
   override readonly retryable = true;
   constructor(readonly retryAfterMs: number | undefined) {
-    super(`teacher rate limit hit (HTTP 429)${retryAfterMs !== undefined ? `; retry after ${Math.ceil(retryAfterMs)} ms` : ''}`);
+    super(
+      `teacher rate limit hit (HTTP 429)${retryAfterMs !== undefined ? `; retry after ${Math.ceil(retryAfterMs)} ms` : ''}`,
+    );
   }
 }
 
@@ -58,7 +68,10 @@ export class TeacherServerError extends TeacherError {
   override readonly code = 'teacher-server-error';
   override readonly retryable = true;
   override readonly maybeProcessed = true;
-  constructor(readonly status: number, detail: string) {
+  constructor(
+    readonly status: number,
+    detail: string,
+  ) {
     super(`teacher failed (HTTP ${status})${detail ? `: ${detail}` : ''}`);
   }
 }
@@ -84,7 +97,11 @@ export class TeacherConnectionError extends TeacherError {
   override readonly retryable = true;
   override readonly maybeProcessed: boolean;
   /** The socket's error code (ECONNREFUSED, ENOTFOUND…); `code` is the engine's. */
-  constructor(readonly errno: string, reachedServer: boolean, cause?: unknown) {
+  constructor(
+    readonly errno: string,
+    reachedServer: boolean,
+    cause?: unknown,
+  ) {
     super(`connection to the teacher failed (${errno})`, { cause });
     this.maybeProcessed = reachedServer;
   }
@@ -116,7 +133,10 @@ export class TeacherUnreadableReplyError extends TeacherError {
 export class TeacherRedirectError extends TeacherError {
   override name = 'TeacherRedirectError';
   override readonly code = 'teacher-redirect';
-  constructor(readonly status: number, readonly location: string | null) {
+  constructor(
+    readonly status: number,
+    readonly location: string | null,
+  ) {
     super(
       `teacher answered HTTP ${status}, redirecting to ${location ?? '(no Location header)'}: not followed, since the ` +
         "request's credentials would go with it; if that address is the teacher, put it in the teacher's URL",
@@ -134,7 +154,10 @@ export class TeacherConfigError extends TeacherError {
 export class TeacherCircuitOpenError extends TeacherError {
   override name = 'TeacherCircuitOpenError';
   override readonly code = 'teacher-circuit-open';
-  constructor(readonly failures: number, cause: unknown) {
+  constructor(
+    readonly failures: number,
+    cause: unknown,
+  ) {
     super(
       `teacher circuit open after ${failures} consecutive failed requests (last: ${(cause as Error)?.message ?? String(cause)}); ` +
         'the run is paused and can be resumed without re-sending answered samples',

@@ -46,9 +46,16 @@ export async function openHttpJsonTeacher(settings: Record<string, unknown>): Pr
       return s.sampleForm === 'flat' ? Array.from(row) : nest(row, sample);
     });
     const body = JSON.stringify(fill(s.bodyTemplate, batch));
-    const reply = await httpExchange({ url: s.url, method: s.method as 'POST', headers: { ...headers, 'content-type': 'application/json' }, body, timeoutMs: s.timeoutMs });
+    const reply = await httpExchange({
+      url: s.url,
+      method: s.method as 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body,
+      timeoutMs: s.timeoutMs,
+    });
     const rows = evalJsonPath(parseJsonReply(reply.body), s.replyPath);
-    if (!Array.isArray(rows)) throw new TeacherMalformedReplyError(`reply path ${s.replyPath} does not lead to an array of rows`);
+    if (!Array.isArray(rows))
+      throw new TeacherMalformedReplyError(`reply path ${s.replyPath} does not lead to an array of rows`);
     return readReplyRows(rows, count, ctx, s.classNames);
   };
 
@@ -70,7 +77,8 @@ export async function openHttpJsonTeacher(settings: Record<string, unknown>): Pr
 function fill(template: unknown, batch: unknown): unknown {
   if (template === BATCH) return batch;
   if (Array.isArray(template)) return template.map((t) => fill(t, batch));
-  if (template && typeof template === 'object') return Object.fromEntries(Object.entries(template).map(([k, v]) => [k, fill(v, batch)]));
+  if (template && typeof template === 'object')
+    return Object.fromEntries(Object.entries(template).map(([k, v]) => [k, fill(v, batch)]));
   return template;
 }
 

@@ -50,7 +50,14 @@ export interface HttpReply {
 }
 
 /** Connection errors raised before any byte was sent: the teacher cannot have seen the request. */
-const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NEVER_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 export async function httpExchange(req: HttpRequest): Promise<HttpReply> {
   const timeoutMs = req.timeoutMs ?? 30_000;
@@ -60,7 +67,13 @@ export async function httpExchange(req: HttpRequest): Promise<HttpReply> {
     let res: Response;
     try {
       // Redirects are not followed: fetch would carry x-api-key and custom headers along to any host.
-      res = await fetch(req.url, { method: req.method ?? 'POST', headers: req.headers, body: req.body as BodyInit | undefined, signal: ctrl.signal, redirect: 'manual' });
+      res = await fetch(req.url, {
+        method: req.method ?? 'POST',
+        headers: req.headers,
+        body: req.body as BodyInit | undefined,
+        signal: ctrl.signal,
+        redirect: 'manual',
+      });
     } catch (err) {
       throw transportError(err, ctrl.signal.aborted, timeoutMs);
     }
@@ -83,7 +96,9 @@ export async function httpExchange(req: HttpRequest): Promise<HttpReply> {
       if (err instanceof TeacherUnreadableReplyError) throw err;
       if (ctrl.signal.aborted) throw new TeacherTimeoutError(timeoutMs);
       // The status line arrived, then the body broke off: the model ran.
-      throw new TeacherMalformedReplyError(`teacher reply was cut off (HTTP ${res.status}): ${causeCode(err) ?? (err as Error).message}`);
+      throw new TeacherMalformedReplyError(
+        `teacher reply was cut off (HTTP ${res.status}): ${causeCode(err) ?? (err as Error).message}`,
+      );
     }
     if (ok) return { status: res.status, headers: res.headers, body };
     throw statusError(res.status, res.headers, body);
@@ -100,7 +115,9 @@ async function discardBody(res: Response): Promise<void> {
 /** The body, read chunk by chunk and refused as soon as it passes `max` bytes. */
 async function readCapped(res: Response, max: number): Promise<Buffer> {
   const tooLarge = (what: string) =>
-    new TeacherUnreadableReplyError(`teacher reply is ${what}, over the ${Math.round(max / 2 ** 20)} MiB limit for one reply; it was not read and is not asked again`);
+    new TeacherUnreadableReplyError(
+      `teacher reply is ${what}, over the ${Math.round(max / 2 ** 20)} MiB limit for one reply; it was not read and is not asked again`,
+    );
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > max) {
     await discardBody(res);

@@ -36,10 +36,12 @@ export function evalJsonPath(value: unknown, path: string): unknown {
         if (!Array.isArray(v)) throw new TeacherResponseError(`reply path ${path}: [*] applied to a non-array`);
         next.push(...v);
       } else if ('index' in s) {
-        if (!Array.isArray(v) || s.index >= v.length) throw new TeacherResponseError(`reply path ${path}: no element [${s.index}]`);
+        if (!Array.isArray(v) || s.index >= v.length)
+          throw new TeacherResponseError(`reply path ${path}: no element [${s.index}]`);
         next.push(v[s.index]);
       } else {
-        if (!v || typeof v !== 'object' || !(s.key in v)) throw new TeacherResponseError(`reply path ${path}: no field "${s.key}"`);
+        if (!v || typeof v !== 'object' || !(s.key in v))
+          throw new TeacherResponseError(`reply path ${path}: no field "${s.key}"`);
         next.push((v as Record<string, unknown>)[s.key]);
       }
     }

@@ -16,7 +16,9 @@ export function parseJsonReply(body: Buffer | string, what = 'teacher reply'): u
   }
   const patched = quoteBareNonFinite(text);
   try {
-    return JSON.parse(patched, (_k, v) => (typeof v === 'string' && v.startsWith(MARK) ? Number(v.slice(MARK.length)) : v));
+    return JSON.parse(patched, (_k, v) =>
+      typeof v === 'string' && v.startsWith(MARK) ? Number(v.slice(MARK.length)) : v,
+    );
   } catch (err) {
     throw new TeacherMalformedReplyError(`${what} is not valid JSON (${text.length} bytes): ${(err as Error).message}`);
   }

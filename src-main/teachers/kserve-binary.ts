@@ -15,7 +15,10 @@ export class BinaryFramingError extends DistillError {
 }
 
 /** Splits a body into its JSON header and the bytes after it. Without the header length the body is all JSON. */
-export function splitBinaryBody(body: Buffer, headerLength: string | null | undefined): { json: unknown; rest: Buffer } {
+export function splitBinaryBody(
+  body: Buffer,
+  headerLength: string | null | undefined,
+): { json: unknown; rest: Buffer } {
   const len = headerLength == null ? body.length : Number(headerLength);
   if (!Number.isInteger(len) || len < 0 || len > body.length) {
     throw new BinaryFramingError(`${HEADER_LENGTH} is ${headerLength} but the body has ${body.length} bytes`);
@@ -33,7 +36,10 @@ export function splitBinaryBody(body: Buffer, headerLength: string | null | unde
  * Hands each tensor that declares `parameters.binary_data_size` its slice of `rest`, in order;
  * the sizes must account for every byte.
  */
-export function sliceBinaryTensors<T extends { parameters?: Record<string, unknown> }>(tensors: T[], rest: Buffer): Map<T, Buffer> {
+export function sliceBinaryTensors<T extends { parameters?: Record<string, unknown> }>(
+  tensors: T[],
+  rest: Buffer,
+): Map<T, Buffer> {
   const out = new Map<T, Buffer>();
   let o = 0;
   for (const t of tensors) {
@@ -52,7 +58,10 @@ export function sliceBinaryTensors<T extends { parameters?: Record<string, unkno
 /** JSON header plus binary chunks, and the value for the header-length HTTP header. */
 export function joinBinaryBody(json: unknown, chunks: Uint8Array[]): { body: Buffer; headerLength: number } {
   const head = Buffer.from(JSON.stringify(json), 'utf8');
-  return { body: Buffer.concat([head, ...chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))]), headerLength: head.length };
+  return {
+    body: Buffer.concat([head, ...chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))]),
+    headerLength: head.length,
+  };
 }
 
 /** Float32 values as little-endian bytes (copied, so alignment and endianness are certain). */

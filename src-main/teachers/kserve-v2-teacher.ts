@@ -7,9 +7,22 @@ import { z } from 'zod';
 import { httpExchange } from './http-transport.ts';
 import { retryWhileOpening } from './open-retry.ts';
 import { authHeaders } from './auth.ts';
-import { remoteSettingsSchema, parseSettings, publicEndpoint, requestHeaders, inputSpecFromShape } from './remote-settings.ts';
+import {
+  remoteSettingsSchema,
+  parseSettings,
+  publicEndpoint,
+  requestHeaders,
+  inputSpecFromShape,
+} from './remote-settings.ts';
 import { RemoteTeacher, type ReplyContext } from './remote-teacher.ts';
-import { HEADER_LENGTH, BinaryFramingError, float32Bytes, joinBinaryBody, sliceBinaryTensors, splitBinaryBody } from './kserve-binary.ts';
+import {
+  HEADER_LENGTH,
+  BinaryFramingError,
+  float32Bytes,
+  joinBinaryBody,
+  sliceBinaryTensors,
+  splitBinaryBody,
+} from './kserve-binary.ts';
 import { decodeRaw, flattenAny, flattenNumbers, isNumericDatatype } from './tensor-data.ts';
 import { parseJsonReply } from './json-reply.ts';
 import { responsesFromScores, responsesFromTopK, responsesFromLabels } from './score-replies.ts';
@@ -38,7 +51,10 @@ export async function openKServeV2Teacher(settings: Record<string, unknown>): Pr
   const s = parseSettings(kserveSettingsSchema, 'kserve-v2', settings);
   const headers = requestHeaders(s, authHeaders(s.auth));
   const base = `${s.url.replace(/\/$/, '')}/v2/models/${encodeURIComponent(s.modelName)}${s.modelVersion ? `/versions/${encodeURIComponent(s.modelVersion)}` : ''}`;
-  const meta = parseJsonReply((await retryWhileOpening(() => httpExchange({ url: base, method: 'GET', headers, timeoutMs: s.timeoutMs }))).body, 'model metadata') as {
+  const meta = parseJsonReply(
+    (await retryWhileOpening(() => httpExchange({ url: base, method: 'GET', headers, timeoutMs: s.timeoutMs }))).body,
+    'model metadata',
+  ) as {
     inputs?: OipTensor[];
     outputs?: OipTensor[];
   };
@@ -49,7 +65,8 @@ export async function openKServeV2Teacher(settings: Record<string, unknown>): Pr
   const inputName = input.name ?? metaIn?.name ?? 'input';
   const outputName = s.outputName ?? metaOut?.name;
   const sample = input.shape.slice(1);
-  const classification = s.topK !== undefined && s.responseKind !== 'logits' && s.responseKind !== 'probabilities' ? s.topK : undefined;
+  const classification =
+    s.topK !== undefined && s.responseKind !== 'logits' && s.responseKind !== 'probabilities' ? s.topK : undefined;
 
   let metaKind: ResponseKind | undefined;
   let metaClasses: number | undefined;
@@ -59,12 +76,25 @@ export async function openKServeV2Teacher(settings: Record<string, unknown>): Pr
 
   const send = async (data: Float32Array, count: number, ctx: ReplyContext): Promise<TeacherResponses> => {
     const tensor: OipTensor = { name: inputName, shape: [count, ...sample], datatype: 'FP32' };
-    const outputs = outputName ? [{ name: outputName, parameters: { ...(s.binary && !classification ? { binary_data: true } : {}), ...(classification ? { classification } : {}) } }] : undefined;
+    const outputs = outputName
+      ? [
+          {
+            name: outputName,
+            parameters: {
+              ...(s.binary && !classification ? { binary_data: true } : {}),
+              ...(classification ? { classification } : {}),
+            },
+          },
+        ]
+      : undefined;
     let body: Buffer;
     const h = { ...headers };
     if (s.binary) {
       const bytes = float32Bytes(data);
-      const joined = joinBinaryBody({ inputs: [{ ...tensor, parameters: { binary_data_size: bytes.length } }], outputs }, [bytes]);
+      const joined = joinBinaryBody(
+        { inputs: [{ ...tensor, parameters: { binary_data_size: bytes.length } }], outputs },
+        [bytes],
+      );
       body = joined.body;
       h[HEADER_LENGTH] = String(joined.headerLength);
       h['content-type'] = 'application/octet-stream';
@@ -93,19 +123,30 @@ export async function openKServeV2Teacher(settings: Record<string, unknown>): Pr
 }
 
 /** Interprets an infer reply: scores, classification strings or labels. */
-export function readInferReply(body: Buffer, headerLength: string | null, count: number, outputName: string | undefined, ctx: ReplyContext): TeacherResponses {
+export function readInferReply(
+  body: Buffer,
+  headerLength: string | null,
+  count: number,
+  outputName: string | undefined,
+  ctx: ReplyContext,
+): TeacherResponses {
   let json: { outputs?: OipTensor[] };
   let binary: Map<OipTensor, Buffer>;
   try {
     // Binary framing only where its header says so; a JSON reply may hold bare NaN or Infinity,
     // which parseJsonReply reads and the reply checks then refuse.
-    const split = headerLength == null ? { json: parseJsonReply(body), rest: Buffer.alloc(0) } : splitBinaryBody(body, headerLength);
+    const split =
+      headerLength == null
+        ? { json: parseJsonReply(body), rest: Buffer.alloc(0) }
+        : splitBinaryBody(body, headerLength);
     json = split.json as typeof json;
-    if (!json || !Array.isArray(json.outputs) || !json.outputs.length) throw new TeacherMalformedReplyError('infer reply has no "outputs"');
+    if (!json || !Array.isArray(json.outputs) || !json.outputs.length)
+      throw new TeacherMalformedReplyError('infer reply has no "outputs"');
     binary = sliceBinaryTensors(json.outputs, split.rest);
   } catch (err) {
     if (err instanceof BinaryFramingError) throw new TeacherMalformedReplyError(`binary infer reply: ${err.message}`);
-    if (err instanceof SyntaxError) throw new TeacherMalformedReplyError(`infer reply is not valid JSON: ${err.message}`);
+    if (err instanceof SyntaxError)
+      throw new TeacherMalformedReplyError(`infer reply is not valid JSON: ${err.message}`);
     throw err;
   }
   const out = json.outputs.find((t) => t.name === outputName) ?? json.outputs[0];
@@ -115,24 +156,29 @@ export function readInferReply(body: Buffer, headerLength: string | null, count:
   const raw = binary.get(out);
   if (datatype === 'BYTES') {
     const strings = flattenAny(out.data);
-    if (strings.length !== numel || shape[0] !== count) throw new TeacherResponseError(`classification output shape ${JSON.stringify(shape)} for ${count} sample(s)`);
+    if (strings.length !== numel || shape[0] !== count)
+      throw new TeacherResponseError(`classification output shape ${JSON.stringify(shape)} for ${count} sample(s)`);
     const k = numel / count;
     const indices: number[] = [];
     const scores: number[] = [];
     strings.forEach((x) => {
       const m = /^([^:]+):(-?\d+)(?::.*)?$/s.exec(String(x));
-      if (!m) throw new TeacherResponseError(`classification entry "${String(x).slice(0, 40)}" is not score:index[:label]`);
+      if (!m)
+        throw new TeacherResponseError(`classification entry "${String(x).slice(0, 40)}" is not score:index[:label]`);
       scores.push(Number(m[1]));
       indices.push(Number(m[2]));
     });
     return responsesFromTopK(indices, scores, count, k, ctx.numClasses ?? 0);
   }
-  if (!isNumericDatatype(datatype)) throw new TeacherResponseError(`output datatype ${datatype || '(none)'} is not supported`);
+  if (!isNumericDatatype(datatype))
+    throw new TeacherResponseError(`output datatype ${datatype || '(none)'} is not supported`);
   const values = raw ? decodeRaw(raw, datatype, 'output') : flattenNumbers(out.data, 'output');
-  if (values.length !== numel) throw new TeacherResponseError(`output has ${values.length} values but shape ${JSON.stringify(shape)}`);
+  if (values.length !== numel)
+    throw new TeacherResponseError(`output has ${values.length} values but shape ${JSON.stringify(shape)}`);
   if (shape[0] !== count) throw new TeacherResponseError(`teacher answered ${shape[0]} row(s) for ${count} sample(s)`);
   if (datatype.startsWith('INT') || datatype.startsWith('UINT') || numel === count) {
-    if (numel !== count) throw new TeacherResponseError(`integer output of shape ${JSON.stringify(shape)} is not one label per sample`);
+    if (numel !== count)
+      throw new TeacherResponseError(`integer output of shape ${JSON.stringify(shape)} is not one label per sample`);
     return responsesFromLabels(values, ctx.numClasses ?? 0);
   }
   return responsesFromScores(values, count, numel / count, ctx.declaredKind);

@@ -21,7 +21,6 @@ import {
 } from './responses.ts';
 import { validateResponses } from './validate-responses.ts';
 
-
 /** The JSON file that sits beside a shipped ONNX teacher and declares how to talk to it. */
 export const teacherManifestSchema = z.object({
   schemaVersion: z.literal(1),
@@ -57,7 +56,9 @@ export function readTeacherManifest(file: string): TeacherManifest {
   }
   const parsed = teacherManifestSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`${file}: invalid teacher manifest: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `${file}: invalid teacher manifest: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }
@@ -90,7 +91,13 @@ export class OnnxLocalTeacher implements Teacher {
     const classNames = opts.classNames ?? manifest?.classNames;
     // One probe sample tells the class count, without trusting any declaration.
     const dims = specImageDims(input);
-    const probe = await runSession(session, input, toTeacherInput(new Float32Array(dims.height * dims.width * dims.channels), 1, dims, input), 1, dims);
+    const probe = await runSession(
+      session,
+      input,
+      toTeacherInput(new Float32Array(dims.height * dims.width * dims.channels), 1, dims, input),
+      1,
+      dims,
+    );
     const numClasses = probe.length;
     if (classNames && classNames.length !== numClasses) {
       throw new Error(`${opts.model}: ${classNames.length} class names but the model outputs ${numClasses} scores`);
@@ -144,7 +151,9 @@ async function runSession(
   dims: { height: number; width: number; channels: number },
 ): Promise<Float32Array> {
   const shape =
-    spec.layout === 'NCHW' ? [count, dims.channels, dims.height, dims.width] : [count, dims.height, dims.width, dims.channels];
+    spec.layout === 'NCHW'
+      ? [count, dims.channels, dims.height, dims.width]
+      : [count, dims.height, dims.width, dims.channels];
   const feeds = { [spec.name ?? session.inputNames[0]]: new ort.Tensor('float32', data, shape) };
   const result = await session.run(feeds);
   const t = result[session.outputNames[0]];

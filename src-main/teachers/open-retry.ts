@@ -26,7 +26,9 @@ export interface OpenRetryOptions {
  * a probe that may have reached the model.
  */
 export async function retryWhileOpening<T>(
-  attempt: () => Promise<T>, opts: OpenRetryOptions = {}, onFailedAttempt?: (err: unknown) => void,
+  attempt: () => Promise<T>,
+  opts: OpenRetryOptions = {},
+  onFailedAttempt?: (err: unknown) => void,
 ): Promise<T> {
   const retries = opts.retries ?? RETRY_DEFAULTS.retries;
   const base = opts.backoffMs ?? RETRY_DEFAULTS.backoffMs;

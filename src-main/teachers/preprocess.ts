@@ -28,7 +28,7 @@ export function toTeacherInput(
       const m = mean.length ? mean[mean.length === 1 ? 0 : ch] : 0;
       const s = std.length ? std[std.length === 1 ? 0 : ch] : 1;
       for (let p = 0; p < plane; p++) {
-        const v = ((images[base + p * c + ch] * span + lo) - m) / s;
+        const v = (images[base + p * c + ch] * span + lo - m) / s;
         out[spec.layout === 'NCHW' ? base + ch * plane + p : base + p * c + ch] = v;
       }
     }
@@ -37,7 +37,10 @@ export function toTeacherInput(
 }
 
 /** Checks that images of this size fit the teacher's declared input shape. */
-export function checkInputFits(spec: TeacherInputSpec, dims: { height: number; width: number; channels: number }): void {
+export function checkInputFits(
+  spec: TeacherInputSpec,
+  dims: { height: number; width: number; channels: number },
+): void {
   const s = spec.shape;
   if (s.length !== 4) throw new Error(`teacher input shape ${JSON.stringify(s)} is not 4-D`);
   const [h, w, c] = spec.layout === 'NCHW' ? [s[2], s[3], s[1]] : [s[1], s[2], s[3]];

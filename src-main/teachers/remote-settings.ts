@@ -30,10 +30,16 @@ export const remoteSettingsSchema = z.object({
 });
 export type RemoteSettings = z.infer<typeof remoteSettingsSchema>;
 
-export function parseSettings<T extends z.ZodType>(schema: T, protocol: string, settings: Record<string, unknown>): z.infer<T> {
+export function parseSettings<T extends z.ZodType>(
+  schema: T,
+  protocol: string,
+  settings: Record<string, unknown>,
+): z.infer<T> {
   const r = schema.safeParse(settings);
   if (!r.success) {
-    throw new TeacherConfigError(`${protocol} teacher settings: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new TeacherConfigError(
+      `${protocol} teacher settings: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return r.data;
 }
@@ -44,7 +50,10 @@ export function publicEndpoint(url: string): string {
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}`;
 }
 
-export function requestHeaders(s: { headers?: Record<string, string> }, auth: Record<string, string>): Record<string, string> {
+export function requestHeaders(
+  s: { headers?: Record<string, string> },
+  auth: Record<string, string>,
+): Record<string, string> {
   return { ...(s.headers ?? {}), ...auth };
 }
 
@@ -53,7 +62,10 @@ export function requestHeaders(s: { headers?: Record<string, string> }, auth: Re
  * 1 or 3 and the last is not, else channels-last; pixels in [0, 1] unless declared otherwise.
  */
 export function inputSpecFromShape(shape: number[], name?: string): TeacherInputSpec {
-  if (shape.length !== 4) throw new TeacherConfigError(`teacher input shape ${JSON.stringify(shape)} is not an image batch; declare teacher.input`);
+  if (shape.length !== 4)
+    throw new TeacherConfigError(
+      `teacher input shape ${JSON.stringify(shape)} is not an image batch; declare teacher.input`,
+    );
   const nchw = (shape[1] === 1 || shape[1] === 3) && !(shape[3] === 1 || shape[3] === 3);
   return { shape: [-1, ...shape.slice(1)], layout: nchw ? 'NCHW' : 'NHWC', dtype: 'float32', scale: [0, 1], name };
 }

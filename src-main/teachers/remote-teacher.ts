@@ -49,16 +49,25 @@ export class RemoteTeacher implements Teacher {
       const dims = specImageDims(args.input);
       const probe = toTeacherInput(new Float32Array(dims.height * dims.width * dims.channels), 1, dims, args.input);
       // A failed attempt that may have reached the model is counted like the one that answers.
-      const reply = await retryWhileOpening(() => send(probe, 1, { numClasses, declaredKind: kind }), {}, (err) => {
-        if (!(err instanceof TeacherError) || err.maybeProcessed) openQueries++;
-      });
+      const reply = await retryWhileOpening(
+        () => send(probe, 1, { numClasses, declaredKind: kind }),
+        {},
+        (err) => {
+          if (!(err instanceof TeacherError) || err.maybeProcessed) openQueries++;
+        },
+      );
       openQueries++;
       numClasses ??= reply.numClasses;
       kind ??= reply.kind;
     }
-    if (!numClasses) throw new TeacherConfigError(`${args.protocol} teacher ${args.name}: its replies do not tell the class count; set teacher.numClasses or classNames`);
+    if (!numClasses)
+      throw new TeacherConfigError(
+        `${args.protocol} teacher ${args.name}: its replies do not tell the class count; set teacher.numClasses or classNames`,
+      );
     if (args.classNames && args.classNames.length !== numClasses) {
-      throw new TeacherConfigError(`${args.name}: ${args.classNames.length} class names but the teacher has ${numClasses} classes`);
+      throw new TeacherConfigError(
+        `${args.name}: ${args.classNames.length} class names but the teacher has ${numClasses} classes`,
+      );
     }
     const info: TeacherInfo = {
       id: `${args.protocol}:${args.identity}:${kind}${kind === 'top-k' ? `${args.topK ?? ''}` : ''}`,
@@ -79,12 +88,17 @@ export class RemoteTeacher implements Teacher {
 
   async queryPrepared(input: Float32Array, count: number): Promise<TeacherResponses> {
     const C = this.info.numClasses;
-    const raw = await this.sendFn(input, count, { numClasses: C, declaredKind: this.declared ?? this.info.responseKind });
+    const raw = await this.sendFn(input, count, {
+      numClasses: C,
+      declaredKind: this.declared ?? this.info.responseKind,
+    });
     let reply: TeacherResponses;
     try {
       reply = raw.kind === this.info.responseKind ? raw : degradeResponses(raw, this.info.responseKind, this.topK);
     } catch (err) {
-      throw new TeacherResponseError(`teacher replied ${raw.kind}, but it was opened as ${this.info.responseKind}: ${(err as Error).message}`);
+      throw new TeacherResponseError(
+        `teacher replied ${raw.kind}, but it was opened as ${this.info.responseKind}: ${(err as Error).message}`,
+      );
     }
     validateResponses(reply, count, C);
     return reply;

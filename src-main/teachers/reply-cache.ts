@@ -33,7 +33,12 @@ export interface ReplyCache {
 export function sampleKeys(teacherInput: Float32Array, count: number, per: number): string[] {
   const bytes = new Uint8Array(teacherInput.buffer, teacherInput.byteOffset, count * per * 4);
   const keys: string[] = [];
-  for (let i = 0; i < count; i++) keys.push(createHash('sha256').update(bytes.subarray(i * per * 4, (i + 1) * per * 4)).digest('hex'));
+  for (let i = 0; i < count; i++)
+    keys.push(
+      createHash('sha256')
+        .update(bytes.subarray(i * per * 4, (i + 1) * per * 4))
+        .digest('hex'),
+    );
   return keys;
 }
 
@@ -46,7 +51,10 @@ export function splitReplies(r: TeacherResponses): CachedReply[] {
     if (r.logits) reply.logits = r.logits.slice(i * C, (i + 1) * C);
     if (r.topk) {
       const k = r.topk.k;
-      reply.topk = { indices: r.topk.indices.slice(i * k, (i + 1) * k), scores: r.topk.scores.slice(i * k, (i + 1) * k) };
+      reply.topk = {
+        indices: r.topk.indices.slice(i * k, (i + 1) * k),
+        scores: r.topk.scores.slice(i * k, (i + 1) * k),
+      };
     }
     out.push(reply);
   }
@@ -65,8 +73,16 @@ export function joinReplies(replies: CachedReply[]): TeacherResponses {
   const k = first.topk?.indices.length ?? 0;
   const topk = first.topk ? { k, indices: new Int32Array(n * k), scores: new Float32Array(n * k) } : undefined;
   replies.forEach((r, i) => {
-    if (r.kind !== first.kind || r.numClasses !== C || Boolean(r.probs) !== Boolean(probs) || Boolean(r.logits) !== Boolean(logits) || (r.topk?.indices.length ?? 0) !== k) {
-      throw new TeacherResponseError(`inconsistent replies: ${r.kind}/${r.numClasses} classes beside ${first.kind}/${C} classes`);
+    if (
+      r.kind !== first.kind ||
+      r.numClasses !== C ||
+      Boolean(r.probs) !== Boolean(probs) ||
+      Boolean(r.logits) !== Boolean(logits) ||
+      (r.topk?.indices.length ?? 0) !== k
+    ) {
+      throw new TeacherResponseError(
+        `inconsistent replies: ${r.kind}/${r.numClasses} classes beside ${first.kind}/${C} classes`,
+      );
     }
     top1[i] = r.top1;
     if (probs) probs.set(r.probs!, i * C);
@@ -101,11 +117,18 @@ export function encodeReply(r: CachedReply): Buffer {
   b.writeUInt32LE(C, 4);
   b.writeInt32LE(r.top1, 8);
   let o = 12;
-  const f32 = (a: Float32Array) => a.forEach((v) => { b.writeFloatLE(v, o); o += 4; });
+  const f32 = (a: Float32Array) =>
+    a.forEach((v) => {
+      b.writeFloatLE(v, o);
+      o += 4;
+    });
   if (r.probs) f32(r.probs);
   if (r.logits) f32(r.logits);
   if (r.topk) {
-    r.topk.indices.forEach((v) => { b.writeInt32LE(v, o); o += 4; });
+    r.topk.indices.forEach((v) => {
+      b.writeInt32LE(v, o);
+      o += 4;
+    });
     f32(r.topk.scores);
   }
   return b;
@@ -113,18 +136,26 @@ export function encodeReply(r: CachedReply): Buffer {
 
 export function decodeReply(b: Uint8Array): CachedReply {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  if (buf.length < 12 || buf.readUInt8(0) !== FORMAT_VERSION) throw new TeacherResponseError('cached reply: unknown format');
+  if (buf.length < 12 || buf.readUInt8(0) !== FORMAT_VERSION)
+    throw new TeacherResponseError('cached reply: unknown format');
   const kind = RESPONSE_KINDS[buf.readUInt8(1)];
   const flags = buf.readUInt8(2);
   const k = buf.readUInt8(3);
   const C = buf.readUInt32LE(4);
   const want = 12 + (flags & HAS_PROBS ? 4 * C : 0) + (flags & HAS_LOGITS ? 4 * C : 0) + (flags & HAS_TOPK ? 8 * k : 0);
-  if (!kind || buf.length !== want) throw new TeacherResponseError(`cached reply: ${buf.length} bytes, expected ${want}`);
+  if (!kind || buf.length !== want)
+    throw new TeacherResponseError(`cached reply: ${buf.length} bytes, expected ${want}`);
   const r: CachedReply = { kind, numClasses: C, top1: buf.readInt32LE(8) };
   let o = 12;
   const f32 = (n: number) => Float32Array.from({ length: n }, (_, i) => buf.readFloatLE(o + 4 * i));
-  if (flags & HAS_PROBS) { r.probs = f32(C); o += 4 * C; }
-  if (flags & HAS_LOGITS) { r.logits = f32(C); o += 4 * C; }
+  if (flags & HAS_PROBS) {
+    r.probs = f32(C);
+    o += 4 * C;
+  }
+  if (flags & HAS_LOGITS) {
+    r.logits = f32(C);
+    o += 4 * C;
+  }
   if (flags & HAS_TOPK) {
     const indices = Int32Array.from({ length: k }, (_, i) => buf.readInt32LE(o + 4 * i));
     o += 4 * k;

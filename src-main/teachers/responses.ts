@@ -149,5 +149,13 @@ export function concatResponses(parts: TeacherResponses[]): TeacherResponses {
     }
     topk = { k, indices, scores };
   }
-  return { kind: first.kind, count, numClasses: first.numClasses, top1, probs: cat((p) => p.probs), logits: cat((p) => p.logits), topk };
+  return {
+    kind: first.kind,
+    count,
+    numClasses: first.numClasses,
+    top1,
+    probs: cat((p) => p.probs),
+    logits: cat((p) => p.logits),
+    topk,
+  };
 }

@@ -32,9 +32,16 @@ export function detectScoreKind(values: ArrayLike<number>, numClasses: number): 
  * A count × numClasses score matrix. With `declared` logits or probabilities it is read as such
  * (and validation later rejects a mismatch); otherwise the kind is detected.
  */
-export function responsesFromScores(values: ArrayLike<number>, count: number, numClasses: number, declared?: ResponseKind): TeacherResponses {
+export function responsesFromScores(
+  values: ArrayLike<number>,
+  count: number,
+  numClasses: number,
+  declared?: ResponseKind,
+): TeacherResponses {
   if (values.length !== count * numClasses) {
-    throw new TeacherResponseError(`teacher returned ${values.length} scores for ${count} sample(s) × ${numClasses} classes`);
+    throw new TeacherResponseError(
+      `teacher returned ${values.length} scores for ${count} sample(s) × ${numClasses} classes`,
+    );
   }
   const data = Float32Array.from(values);
   const kind = declared === 'logits' || declared === 'probabilities' ? declared : detectScoreKind(data, numClasses);
@@ -43,7 +50,13 @@ export function responsesFromScores(values: ArrayLike<number>, count: number, nu
 }
 
 /** k classes and scores per sample, best first (re-sorted here in case the API does not). */
-export function responsesFromTopK(indices: ArrayLike<number>, scores: ArrayLike<number>, count: number, k: number, numClasses: number): TeacherResponses {
+export function responsesFromTopK(
+  indices: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  count: number,
+  k: number,
+  numClasses: number,
+): TeacherResponses {
   if (indices.length !== count * k || scores.length !== count * k) {
     throw new TeacherResponseError(`teacher returned ${indices.length} top-k entries for ${count} sample(s) × k=${k}`);
   }

@@ -125,7 +125,9 @@ export class TeacherClient {
     const dims = specImageDims(info.input);
     const per = dims.height * dims.width * dims.channels;
     if (!(per > 0) || per !== sampleSize) {
-      throw new TeacherConfigError(`images of ${sampleSize} values do not fit the teacher input ${JSON.stringify(info.input.shape)} (${info.input.layout})`);
+      throw new TeacherConfigError(
+        `images of ${sampleSize} values do not fit the teacher input ${JSON.stringify(info.input.shape)} (${info.input.layout})`,
+      );
     }
     // The bytes the adapter will send are exactly these, so they key the cache.
     const input = toTeacherInput(images, count, dims, info.input);
@@ -142,7 +144,8 @@ export class TeacherClient {
       if (!known.has(k) && !missIndex.has(k)) missIndex.set(k, i);
     });
     const misses = [...missIndex.keys()];
-    if (misses.length > this.budget.remaining) throw new TeacherBudgetExceededError(misses.length, this.budget.remaining, this.budget.limit);
+    if (misses.length > this.budget.remaining)
+      throw new TeacherBudgetExceededError(misses.length, this.budget.remaining, this.budget.limit);
     const fromCache = keys.filter((k) => known.has(k)).length;
     this.cacheHits += fromCache;
 
@@ -185,7 +188,8 @@ export class TeacherClient {
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, batches.length) }, worker));
     if (fatal) throw fatal;
-    if (!batches.length && count) onProgress?.({ done, total: count, spent: this.budget.spent, limit: this.budget.limit, cached: fromCache });
+    if (!batches.length && count)
+      onProgress?.({ done, total: count, spent: this.budget.spent, limit: this.budget.limit, cached: fromCache });
     return joinReplies(keys.map((k) => known.get(k)!));
   }
 
@@ -205,7 +209,8 @@ export class TeacherClient {
       try {
         reply = await this.teacher.queryPrepared(batch.input, n);
         validateResponses(reply, n, info.numClasses);
-        if (reply.kind !== info.responseKind) throw new TeacherConfigError(`teacher replied ${reply.kind}, declared ${info.responseKind}`);
+        if (reply.kind !== info.responseKind)
+          throw new TeacherConfigError(`teacher replied ${reply.kind}, declared ${info.responseKind}`);
       } catch (err) {
         const processed = err instanceof TeacherError ? err.maybeProcessed : true;
         if (processed) this.budget.commit(n);
@@ -222,7 +227,9 @@ export class TeacherClient {
         let delay: number;
         if (rateLimited) {
           if (++rateLimitAttempts > this.opts.rateLimitRetries) throw err;
-          delay = err.retryAfterMs ?? backoffDelay(rateLimitAttempts - 1, this.opts.backoffMs, this.opts.maxBackoffMs, this.opts.random);
+          delay =
+            err.retryAfterMs ??
+            backoffDelay(rateLimitAttempts - 1, this.opts.backoffMs, this.opts.maxBackoffMs, this.opts.random);
           if (delay > this.opts.maxRetryAfterMs) throw err;
           this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
         } else {
@@ -236,7 +243,10 @@ export class TeacherClient {
       const replies = splitReplies(reply);
       // Committed to the cache before the budget and before any caller sees it: a crash after
       // this point loses nothing that was paid for.
-      this.cache?.putMany(info.id, batch.keys.map((key, j) => ({ key, reply: replies[j] })));
+      this.cache?.putMany(
+        info.id,
+        batch.keys.map((key, j) => ({ key, reply: replies[j] })),
+      );
       this.budget.commit(n);
       this.sent += n;
       this.consecutiveFailures = 0;

@@ -7,7 +7,14 @@ import { TeacherMalformedReplyError } from './errors.ts';
 export type NumericDatatype = 'FP32' | 'FP16' | 'FP64' | 'INT64' | 'INT32' | 'INT16' | 'INT8' | 'UINT8';
 
 export const BYTES_PER_ELEMENT: Record<NumericDatatype, number> = {
-  FP32: 4, FP16: 2, FP64: 8, INT64: 8, INT32: 4, INT16: 2, INT8: 1, UINT8: 1,
+  FP32: 4,
+  FP16: 2,
+  FP64: 8,
+  INT64: 8,
+  INT32: 4,
+  INT16: 2,
+  INT8: 1,
+  UINT8: 1,
 };
 
 /** Row-major flattening of a nested array; leaves must be numbers (or null, read as NaN). */
@@ -41,21 +48,38 @@ export function halfToFloat(h: number): number {
 /** Decodes little-endian raw tensor bytes into numbers. */
 export function decodeRaw(bytes: Uint8Array, datatype: NumericDatatype, what: string): Float64Array {
   const size = BYTES_PER_ELEMENT[datatype];
-  if (bytes.length % size) throw new TeacherMalformedReplyError(`${what}: ${bytes.length} bytes is not a whole number of ${datatype} values`);
+  if (bytes.length % size)
+    throw new TeacherMalformedReplyError(`${what}: ${bytes.length} bytes is not a whole number of ${datatype} values`);
   const n = bytes.length / size;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const o = i * size;
     switch (datatype) {
-      case 'FP32': out[i] = view.getFloat32(o, true); break;
-      case 'FP16': out[i] = halfToFloat(view.getUint16(o, true)); break;
-      case 'FP64': out[i] = view.getFloat64(o, true); break;
-      case 'INT64': out[i] = Number(view.getBigInt64(o, true)); break;
-      case 'INT32': out[i] = view.getInt32(o, true); break;
-      case 'INT16': out[i] = view.getInt16(o, true); break;
-      case 'INT8': out[i] = view.getInt8(o); break;
-      case 'UINT8': out[i] = view.getUint8(o); break;
+      case 'FP32':
+        out[i] = view.getFloat32(o, true);
+        break;
+      case 'FP16':
+        out[i] = halfToFloat(view.getUint16(o, true));
+        break;
+      case 'FP64':
+        out[i] = view.getFloat64(o, true);
+        break;
+      case 'INT64':
+        out[i] = Number(view.getBigInt64(o, true));
+        break;
+      case 'INT32':
+        out[i] = view.getInt32(o, true);
+        break;
+      case 'INT16':
+        out[i] = view.getInt16(o, true);
+        break;
+      case 'INT8':
+        out[i] = view.getInt8(o);
+        break;
+      case 'UINT8':
+        out[i] = view.getUint8(o);
+        break;
     }
   }
   return out;

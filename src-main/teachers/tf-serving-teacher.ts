@@ -8,7 +8,13 @@ import { z } from 'zod';
 import { httpExchange } from './http-transport.ts';
 import { retryWhileOpening } from './open-retry.ts';
 import { authHeaders } from './auth.ts';
-import { remoteSettingsSchema, parseSettings, publicEndpoint, requestHeaders, inputSpecFromShape } from './remote-settings.ts';
+import {
+  remoteSettingsSchema,
+  parseSettings,
+  publicEndpoint,
+  requestHeaders,
+  inputSpecFromShape,
+} from './remote-settings.ts';
 import { RemoteTeacher, type ReplyContext } from './remote-teacher.ts';
 import { parseJsonReply } from './json-reply.ts';
 import { flattenNumbers } from './tensor-data.ts';
@@ -33,7 +39,14 @@ export async function openTfServingTeacher(settings: Record<string, unknown>): P
   let input = s.input;
   let metaClasses: number | undefined;
   try {
-    const meta = parseJsonReply((await retryWhileOpening(() => httpExchange({ url: `${base}/metadata`, method: 'GET', headers, timeoutMs: s.timeoutMs }))).body, 'model metadata') as TfMetadata;
+    const meta = parseJsonReply(
+      (
+        await retryWhileOpening(() =>
+          httpExchange({ url: `${base}/metadata`, method: 'GET', headers, timeoutMs: s.timeoutMs }),
+        )
+      ).body,
+      'model metadata',
+    ) as TfMetadata;
     const sig = meta.metadata?.signature_def?.signature_def?.[s.signatureName ?? 'serving_default'];
     const dims = (t?: TfTensorInfo) => t?.tensor_shape?.dim?.map((d) => Number(d.size));
     const inShape = dims(Object.values(sig?.inputs ?? {})[0]);
@@ -52,10 +65,16 @@ export async function openTfServingTeacher(settings: Record<string, unknown>): P
     const rows = Array.from({ length: count }, (_, i) => nest(data.subarray(i * per, (i + 1) * per), sample));
     const req: Record<string, unknown> = s.form === 'row' ? { instances: rows } : { inputs: rows };
     if (s.signatureName) req.signature_name = s.signatureName;
-    const reply = await httpExchange({ url: `${base}:predict`, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(req), timeoutMs: s.timeoutMs });
+    const reply = await httpExchange({
+      url: `${base}:predict`,
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(req),
+      timeoutMs: s.timeoutMs,
+    });
     const json = parseJsonReply(reply.body, 'predict reply') as { predictions?: unknown; outputs?: unknown };
     const got = s.form === 'row' ? json.predictions : json.outputs;
-    if (got === undefined) throw new TeacherMalformedReplyError(`predict reply has no "${s.form === 'row' ? 'predictions' : 'outputs'}"`);
+    if (got === undefined)
+      throw new TeacherMalformedReplyError(`predict reply has no "${s.form === 'row' ? 'predictions' : 'outputs'}"`);
     return readPredictions(s.form === 'row' ? got : columnsToRows(got), count, ctx, s.outputKey);
   };
 
@@ -78,7 +97,11 @@ interface TfTensorInfo {
   tensor_shape?: { dim?: { size: string }[] };
 }
 interface TfMetadata {
-  metadata?: { signature_def?: { signature_def?: Record<string, { inputs?: Record<string, TfTensorInfo>; outputs?: Record<string, TfTensorInfo> }> } };
+  metadata?: {
+    signature_def?: {
+      signature_def?: Record<string, { inputs?: Record<string, TfTensorInfo>; outputs?: Record<string, TfTensorInfo> }>;
+    };
+  };
 }
 
 /** Row-major values into nested arrays of `shape`, as TF Serving expects each instance. */
@@ -103,13 +126,20 @@ const SCORE_KEYS = ['scores', 'probabilities', 'probs', 'logits', 'predictions']
 
 export function readPredictions(rows: unknown, count: number, ctx: ReplyContext, outputKey?: string): TeacherResponses {
   if (!Array.isArray(rows)) throw new TeacherMalformedReplyError('predictions are not an array');
-  if (rows.length !== count) throw new TeacherResponseError(`teacher answered ${rows.length} row(s) for ${count} sample(s)`);
+  if (rows.length !== count)
+    throw new TeacherResponseError(`teacher answered ${rows.length} row(s) for ${count} sample(s)`);
   if (rows.every((r) => typeof r === 'number')) return responsesFromLabels(rows as number[], ctx.numClasses ?? 0);
   if (rows.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
     const objs = rows as Record<string, unknown>[];
     const key = outputKey ?? SCORE_KEYS.find((k) => k in objs[0]) ?? Object.keys(objs[0])[0];
     const classes = objs[0].classes;
-    if (Array.isArray(classes) && key === 'scores' && Array.isArray(objs[0].scores) && classes.length === (objs[0].scores as unknown[]).length && (ctx.numClasses === undefined || classes.length < ctx.numClasses)) {
+    if (
+      Array.isArray(classes) &&
+      key === 'scores' &&
+      Array.isArray(objs[0].scores) &&
+      classes.length === (objs[0].scores as unknown[]).length &&
+      (ctx.numClasses === undefined || classes.length < ctx.numClasses)
+    ) {
       // A top-k signature: {classes: [k], scores: [k]} per row.
       const k = classes.length;
       const idx = objs.flatMap((o, i) => rowOf(o.classes, k, i));

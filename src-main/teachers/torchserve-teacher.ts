@@ -35,7 +35,10 @@ export async function openTorchServeTeacher(settings: Record<string, unknown>): 
   const dims = specImageDims(input);
 
   const post = async (body: Buffer, type: string): Promise<unknown> =>
-    parseJsonReply((await httpExchange({ url, headers: { ...headers, 'content-type': type }, body, timeoutMs: s.timeoutMs })).body, 'prediction');
+    parseJsonReply(
+      (await httpExchange({ url, headers: { ...headers, 'content-type': type }, body, timeoutMs: s.timeoutMs })).body,
+      'prediction',
+    );
 
   const send = async (data: Float32Array, count: number, ctx: ReplyContext): Promise<TeacherResponses> => {
     const per = data.length / count;
@@ -46,7 +49,8 @@ export async function openTorchServeTeacher(settings: Record<string, unknown>): 
       rows = Array.isArray(reply) ? reply : [reply];
     } else {
       rows = [];
-      for (let i = 0; i < count; i++) rows.push(await post(toPng(data.subarray(i * per, (i + 1) * per), dims, input.layout), 'image/png'));
+      for (let i = 0; i < count; i++)
+        rows.push(await post(toPng(data.subarray(i * per, (i + 1) * per), dims, input.layout), 'image/png'));
     }
     return readReplyRows(rows, count, ctx, s.classNames);
   };
@@ -67,7 +71,11 @@ export async function openTorchServeTeacher(settings: Record<string, unknown>): 
 }
 
 /** One sample of 0..255 values as a grayscale or RGB PNG. */
-function toPng(sample: Float32Array, dims: { height: number; width: number; channels: number }, layout: 'NCHW' | 'NHWC'): Buffer {
+function toPng(
+  sample: Float32Array,
+  dims: { height: number; width: number; channels: number },
+  layout: 'NCHW' | 'NHWC',
+): Buffer {
   const { height: h, width: w, channels: c } = dims;
   if (c !== 1 && c !== 3) throw new TeacherConfigError(`a PNG body needs 1 or 3 channels, not ${c}`);
   const png = new PNG({ width: w, height: h, colorType: c === 1 ? 0 : 2 });

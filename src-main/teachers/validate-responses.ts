@@ -17,7 +17,8 @@ export function validateResponses(r: TeacherResponses, expectedCount: number, ex
   }
   for (let i = 0; i < r.count; i++) {
     const c = r.top1[i];
-    if (!(c >= 0 && c < r.numClasses)) throw new TeacherResponseError(`row ${i}: class ${c} outside 0..${r.numClasses - 1}`);
+    if (!(c >= 0 && c < r.numClasses))
+      throw new TeacherResponseError(`row ${i}: class ${c} outside 0..${r.numClasses - 1}`);
   }
   if (r.logits) {
     for (let i = 0; i < r.logits.length; i++) {
@@ -31,18 +32,22 @@ export function validateResponses(r: TeacherResponses, expectedCount: number, ex
       let sum = 0;
       for (let c = 0; c < r.numClasses; c++) {
         const p = r.probs[row * r.numClasses + c];
-        if (!Number.isFinite(p) || p < 0 || p > 1) throw new TeacherResponseError(`row ${row}: probability ${p} outside [0, 1]`);
+        if (!Number.isFinite(p) || p < 0 || p > 1)
+          throw new TeacherResponseError(`row ${row}: probability ${p} outside [0, 1]`);
         sum += p;
       }
-      if (Math.abs(sum - 1) > PROB_SUM_TOLERANCE) throw new TeacherResponseError(`row ${row}: probabilities sum to ${sum.toFixed(4)}, not 1`);
+      if (Math.abs(sum - 1) > PROB_SUM_TOLERANCE)
+        throw new TeacherResponseError(`row ${row}: probabilities sum to ${sum.toFixed(4)}, not 1`);
     }
   }
   if (r.topk) {
     for (let i = 0; i < r.topk.scores.length; i++) {
       const s = r.topk.scores[i];
-      if (!Number.isFinite(s)) throw new TeacherResponseError(`row ${Math.floor(i / r.topk.k)}: non-finite top-k score ${s}`);
+      if (!Number.isFinite(s))
+        throw new TeacherResponseError(`row ${Math.floor(i / r.topk.k)}: non-finite top-k score ${s}`);
       const c = r.topk.indices[i];
-      if (!(c >= 0 && c < r.numClasses)) throw new TeacherResponseError(`row ${Math.floor(i / r.topk.k)}: top-k class ${c} out of range`);
+      if (!(c >= 0 && c < r.numClasses))
+        throw new TeacherResponseError(`row ${Math.floor(i / r.topk.k)}: top-k class ${c} out of range`);
     }
   }
 }

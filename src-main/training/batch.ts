@@ -10,8 +10,15 @@ import type { BatchHook } from './step-registry.ts';
  * run in JS on wasm anyway, and this avoids a tensor per batch.
  */
 export function gatherRows(
-  images: Float32Array, targets: Float32Array, per: number, C: number,
-  order: Int32Array, from: number, n: number, xBuf: Float32Array, yBuf: Float32Array,
+  images: Float32Array,
+  targets: Float32Array,
+  per: number,
+  C: number,
+  order: Int32Array,
+  from: number,
+  n: number,
+  xBuf: Float32Array,
+  yBuf: Float32Array,
 ): void {
   for (let i = 0; i < n; i++) {
     const src = order[from + i];
@@ -42,7 +49,10 @@ export class BatchAssembler {
   private readonly yBuf: Float32Array;
   private readonly scratch: Float32Array;
 
-  constructor(private readonly src: BatchSource, rows: number) {
+  constructor(
+    private readonly src: BatchSource,
+    rows: number,
+  ) {
     const { height, width, channels } = src.dims;
     this.per = height * width * channels;
     this.xBuf = new Float32Array(rows * this.per);

@@ -27,7 +27,12 @@ export async function predictLogits(
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const logits = tf.tidy(() => {
-      const x = tf.tensor4d(images.subarray(start * per, (start + n) * per), [n, dims.height, dims.width, dims.channels]);
+      const x = tf.tensor4d(images.subarray(start * per, (start + n) * per), [
+        n,
+        dims.height,
+        dims.width,
+        dims.channels,
+      ]);
       return model.predict(x) as tf.Tensor;
     });
     const values = (await logits.data()) as Float32Array;
@@ -79,7 +84,11 @@ export interface ClassificationReport {
  * Confusion matrix, accuracy and calibration of `count` rows of logits against labels. Images
  * labelled outside 0…C−1 (e.g. −1, unlabelled) are left out of every figure but still predicted.
  */
-export function classificationReport(logits: Float32Array, labels: ArrayLike<number>, count: number): ClassificationReport {
+export function classificationReport(
+  logits: Float32Array,
+  labels: ArrayLike<number>,
+  count: number,
+): ClassificationReport {
   const C = logits.length / count;
   const probs = softmaxRows(logits, C);
   const predicted = argmaxRows(logits, C);
@@ -100,8 +109,17 @@ export function classificationReport(logits: Float32Array, labels: ArrayLike<num
     b.conf += p;
     if (ok) b.correct++;
   }
-  const calibration = bins.map((b) => ({ lo: b.lo, hi: b.hi, count: b.count, accuracy: b.count ? b.correct / b.count : 0, confidence: b.count ? b.conf / b.count : 0 }));
-  const ece = calibration.reduce((s, b) => s + (b.count / Math.max(1, counted)) * Math.abs(b.accuracy - b.confidence), 0);
+  const calibration = bins.map((b) => ({
+    lo: b.lo,
+    hi: b.hi,
+    count: b.count,
+    accuracy: b.count ? b.correct / b.count : 0,
+    confidence: b.count ? b.conf / b.count : 0,
+  }));
+  const ece = calibration.reduce(
+    (s, b) => s + (b.count / Math.max(1, counted)) * Math.abs(b.accuracy - b.confidence),
+    0,
+  );
   const perClass = confusion.map((row, c) => {
     const n = row.reduce((a, b) => a + b, 0);
     return { accuracy: n ? row[c] / n : 0, count: n };

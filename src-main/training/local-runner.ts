@@ -18,7 +18,14 @@ export async function createLocalRunner(s: TrainSetup): Promise<StepRunner> {
     ? (x: tf.Tensor4D, y: tf.Tensor2D) => objective.loss(x, y)
     : (x: tf.Tensor4D, y: tf.Tensor2D) => loss!(s.model.apply(x, { training: true }) as tf.Tensor2D, y);
   const batches = new BatchAssembler(
-    { images: s.images, targets: s.targets, dims: s.dims, C, augment: s.augment, hook: s.batchHook && resolveHook(s.batchHook, { per, C }) },
+    {
+      images: s.images,
+      targets: s.targets,
+      dims: s.dims,
+      C,
+      augment: s.augment,
+      hook: s.batchHook && resolveHook(s.batchHook, { per, C }),
+    },
     batchSize,
   );
   const optimizer = createAdam(s.learningRate);

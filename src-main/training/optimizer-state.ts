@@ -34,7 +34,11 @@ export async function readOptimizerState(optimizer: tf.Optimizer): Promise<Optim
   const ws = await Promise.all(
     // Stored as float32 throughout: the step count is an int32 tensor, exact in float32 up to
     // 2^24 steps, and one dtype keeps the checkpoint file a single flat array.
-    (await optimizer.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })),
+    (await optimizer.getWeights()).map(async (w) => ({
+      name: w.name,
+      shape: w.tensor.shape,
+      values: Float32Array.from(await w.tensor.data()),
+    })),
   );
   const powers: OptimizerWeight[] = [];
   for (const name of BIAS_POWERS) {

@@ -21,9 +21,17 @@ export function learningRateAt(base: number, schedule: LrSchedule | undefined, p
 }
 
 /** The rates of the `steps` steps of epoch `epoch` (1-based) in a run of `totalEpochs` epochs. */
-export function epochLearningRates(base: number, schedule: LrSchedule | undefined, epoch: number, steps: number, totalEpochs: number): number[] {
+export function epochLearningRates(
+  base: number,
+  schedule: LrSchedule | undefined,
+  epoch: number,
+  steps: number,
+  totalEpochs: number,
+): number[] {
   const total = steps * totalEpochs;
-  return Array.from({ length: steps }, (_, step) => learningRateAt(base, schedule, ((epoch - 1) * steps + step) / total));
+  return Array.from({ length: steps }, (_, step) =>
+    learningRateAt(base, schedule, ((epoch - 1) * steps + step) / total),
+  );
 }
 
 /** Sets the rate the optimizer's next update uses (tfjs keeps it in a protected field, read on every update). */

@@ -49,31 +49,50 @@ const hooks = new Map<string, Entry<BatchHook>>();
 export type SpecMaker<K extends SpecKwargs, S> = (...kwargs: Partial<K> extends K ? [kwargs?: K] : [kwargs: K]) => S;
 
 function define<F, K extends SpecKwargs, S extends LossSpec | HookSpec>(
-  what: string, table: Map<string, Entry<F>>, module: string, key: string, build: (kwargs: K, shape: BatchShape) => F,
+  what: string,
+  table: Map<string, Entry<F>>,
+  module: string,
+  key: string,
+  build: (kwargs: K, shape: BatchShape) => F,
 ): SpecMaker<K, S> {
   const known = table.get(key);
-  if (known && known.module !== module) throw new Error(`${what} "${key}" is registered twice: by ${known.module} and by ${module}`);
+  if (known && known.module !== module)
+    throw new Error(`${what} "${key}" is registered twice: by ${known.module} and by ${module}`);
   table.set(key, { module, build: build as Entry<F>['build'] });
   // A clone both checks that the kwargs can reach a worker and keeps the spec from changing later.
-  return ((kwargs?: K) => Object.freeze({ key, kwargs: Object.freeze(structuredClone(kwargs ?? {})) })) as SpecMaker<K, S>;
+  return ((kwargs?: K) => Object.freeze({ key, kwargs: Object.freeze(structuredClone(kwargs ?? {})) })) as SpecMaker<
+    K,
+    S
+  >;
 }
 
 /**
  * Registers loss `key`, built from its kwargs by `build`; `module` is the defining module's
  * `import.meta.url`, which a worker imports to find the entry. Returns the spec constructor.
  */
-export function defineLoss<K extends SpecKwargs = Record<never, never>>(module: string, key: string, build: (kwargs: K) => BatchLoss): SpecMaker<K, LossSpec> {
+export function defineLoss<K extends SpecKwargs = Record<never, never>>(
+  module: string,
+  key: string,
+  build: (kwargs: K) => BatchLoss,
+): SpecMaker<K, LossSpec> {
   return define<BatchLoss, K, LossSpec>('loss', losses, module, key, (kwargs) => build(kwargs));
 }
 
 /** Registers batch hook `key`, as defineLoss does; `build` also gets the shape of the batch rows. */
-export function defineHook<K extends SpecKwargs = Record<never, never>>(module: string, key: string, build: (kwargs: K, shape: BatchShape) => BatchHook): SpecMaker<K, HookSpec> {
+export function defineHook<K extends SpecKwargs = Record<never, never>>(
+  module: string,
+  key: string,
+  build: (kwargs: K, shape: BatchShape) => BatchHook,
+): SpecMaker<K, HookSpec> {
   return define<BatchHook, K, HookSpec>('batch hook', hooks, module, key, build);
 }
 
 function entry<F>(what: string, table: Map<string, Entry<F>>, key: string): Entry<F> {
   const e = table.get(key);
-  if (!e) throw new Error(`unknown ${what} "${key}"; known: ${[...table.keys()].sort().join(', ') || 'none (is the module that defines it imported?)'}`);
+  if (!e)
+    throw new Error(
+      `unknown ${what} "${key}"; known: ${[...table.keys()].sort().join(', ') || 'none (is the module that defines it imported?)'}`,
+    );
   return e;
 }
 

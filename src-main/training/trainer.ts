@@ -14,14 +14,14 @@ import type { TrainSetup, TrainResult, TrainState } from './train-setup.ts';
 
 export type { TrainState, EpochEnd, TrainSetup, TrainResult } from './train-setup.ts';
 
-
 /** How many threads `s` trains on: more than one only when the setup can run data-parallel. */
 export function trainingThreads(s: TrainSetup): number {
   const wanted = resolveWorkers(s.workers);
   if (wanted <= 1) return 1;
   let why = '';
   if (s.objective) why = 'this method trains its own objective, which the worker threads cannot rebuild';
-  else if (!parallelBackend()) why = `worker threads are for the wasm and cpu backends; ${tf.getBackend()} schedules its own`;
+  else if (!parallelBackend())
+    why = `worker threads are for the wasm and cpu backends; ${tf.getBackend()} schedules its own`;
   else if (workersByDefault(s.workers)) {
     const d = describeStudent(s.model);
     const perParam = (s.batchSize * d.flops) / Math.max(1, d.trainableParams);
@@ -73,7 +73,14 @@ export async function trainStudent(s: TrainSetup): Promise<TrainResult> {
       epochsRun = epoch;
       const rngState = s.rng.getState();
       const snapshot = async (): Promise<TrainState> => ({ epoch, rngState, optimizer: await r.optimizer() });
-      await s.onEpoch?.({ epoch, epochs: s.epochs, loss: r.lossSum / s.count, seconds: (performance.now() - t0) / 1000, samples: s.count, snapshot });
+      await s.onEpoch?.({
+        epoch,
+        epochs: s.epochs,
+        loss: r.lossSum / s.count,
+        seconds: (performance.now() - t0) / 1000,
+        samples: s.count,
+        snapshot,
+      });
     }
   } finally {
     await runner.dispose();

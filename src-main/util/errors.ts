@@ -68,7 +68,13 @@ export interface ApiError {
 
 export function isApiError(x: unknown): x is ApiError {
   const e = x as Partial<ApiError> | null;
-  return typeof e === 'object' && e !== null && typeof e.name === 'string' && typeof e.message === 'string' && isErrorCode(e.code);
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.name === 'string' &&
+    typeof e.message === 'string' &&
+    isErrorCode(e.code)
+  );
 }
 
 /** The code of any thrown value: its own when it carries a known one, else 'unknown'. */

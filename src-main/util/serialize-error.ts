@@ -24,7 +24,8 @@ export class RemoteError extends DistillError {
 /** Rebuilds an error from `{name, code, message}`; anything malformed becomes an 'unknown' one. */
 export function fromApiError(e: unknown): RemoteError {
   if (isApiError(e)) return new RemoteError(e);
-  const message = typeof (e as { message?: unknown } | null)?.message === 'string' ? (e as { message: string }).message : String(e);
+  const message =
+    typeof (e as { message?: unknown } | null)?.message === 'string' ? (e as { message: string }).message : String(e);
   return new RemoteError({ name: 'Error', code: 'unknown', message });
 }
 
@@ -41,7 +42,9 @@ export function apiFailure(err: unknown): ApiFailure {
  * Wraps an IPC handler so it answers `ApiReply` instead of throwing: Electron passes only the
  * message of a thrown error to the renderer, so its name and code would be lost.
  */
-export function replyOrFailure<A extends unknown[], T>(fn: (...args: A) => Promise<T>): (...args: A) => Promise<ApiReply<T>> {
+export function replyOrFailure<A extends unknown[], T>(
+  fn: (...args: A) => Promise<T>,
+): (...args: A) => Promise<ApiReply<T>> {
   return async (...args) => {
     try {
       return { ok: true, result: await fn(...args) };

@@ -30,7 +30,11 @@ export type LaunchWorker = (env: Record<string, string>) => WorkerHandle;
 
 /** Forks run-worker.ts under tsx, resolved absolutely so any working directory works. */
 export const forkWorker: LaunchWorker = (env) => {
-  const child = fork(RUN_WORKER, [], { execArgv: WORKER_EXEC_ARGV, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(RUN_WORKER, [], {
+    execArgv: WORKER_EXEC_ARGV,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[run worker] ${d}`));
   return {
     send: (cmd) => child.send(cmd),
@@ -69,7 +73,11 @@ export class RunManager {
 
   resume(runId: string, token?: string, budgetQueries?: number): Promise<string> {
     if (this.workers.has(runId)) return Promise.reject(new Error(`run ${runId} is already running`));
-    return this.spawn({ type: 'resume', home: this.home, runId, ...(budgetQueries !== undefined ? { budgetQueries } : {}) }, token, runId);
+    return this.spawn(
+      { type: 'resume', home: this.home, runId, ...(budgetQueries !== undefined ? { budgetQueries } : {}) },
+      token,
+      runId,
+    );
   }
 
   private spawn(cmd: WorkerCommand, token: string | undefined, knownId?: string): Promise<string> {

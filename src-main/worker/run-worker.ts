@@ -17,8 +17,16 @@ interface Port {
 }
 
 function port(): Port {
-  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(e: 'message', cb: (e: { data: unknown }) => void): void } }).parentPort;
-  if (parentPort) return { send: (m) => parentPort.postMessage(m), onMessage: (cb) => parentPort.on('message', (e) => cb(e.data as WorkerCommand)) };
+  const parentPort = (
+    process as unknown as {
+      parentPort?: { postMessage(m: unknown): void; on(e: 'message', cb: (e: { data: unknown }) => void): void };
+    }
+  ).parentPort;
+  if (parentPort)
+    return {
+      send: (m) => parentPort.postMessage(m),
+      onMessage: (cb) => parentPort.on('message', (e) => cb(e.data as WorkerCommand)),
+    };
   if (!process.send) throw new Error('run-worker must be started with an IPC channel');
   return { send: (m) => process.send?.(m), onMessage: (cb) => process.on('message', (m) => cb(m as WorkerCommand)) };
 }

@@ -10,7 +10,11 @@ export interface EventThrottle {
   flush(): void;
 }
 
-export function throttleEvents(send: (e: RunEvent) => void, intervalMs = 250, now: () => number = () => performance.now()): EventThrottle {
+export function throttleEvents(
+  send: (e: RunEvent) => void,
+  intervalMs = 250,
+  now: () => number = () => performance.now(),
+): EventThrottle {
   let last = -Infinity;
   let pending: RunEvent | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;

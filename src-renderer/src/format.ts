@@ -2,14 +2,17 @@
 // From errors.ts, not contract.ts: a value import of the contract would bundle zod.
 import { errorCode, type ErrorCode } from '../../src-main/api/errors.ts';
 
-export const pct = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)}%`);
+export const pct = (x: number | null | undefined): string =>
+  x === null || x === undefined || Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)}%`;
 export const num = (x: number): string => x.toLocaleString('en-US');
 export const bytes = (b: number): string => (b > 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
-export const secs = (s: number): string => (!Number.isFinite(s) ? '—' : s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
+export const secs = (s: number): string =>
+  !Number.isFinite(s) ? '—' : s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 
 /** What to do about the failures a user can act on, by error code; the message says what happened. */
 const ADVICE: Partial<Record<ErrorCode, string>> = {
-  'budget-exhausted': 'The query budget is used up, and every reply already paid for is kept: raise the budget and resume to go on.',
+  'budget-exhausted':
+    'The query budget is used up, and every reply already paid for is kept: raise the budget and resume to go on.',
   'plan-over-budget': 'Nothing was sent: raise the query budget or use fewer images.',
   'teacher-unreachable': 'Check the address and port, that the teacher server is running, and the network in between.',
   'teacher-timeout': 'The teacher may be overloaded or far away: try again, or later.',
@@ -24,4 +27,5 @@ export const errorText = (e: unknown, code: ErrorCode | null = errorCode(e)): st
 };
 
 /** Teacher failures that mean it could not be reached at all, rather than that it refused or erred. */
-export const isUnreachable = (e: unknown): boolean => ['teacher-unreachable', 'teacher-timeout', 'teacher-circuit-open'].includes(errorCode(e));
+export const isUnreachable = (e: unknown): boolean =>
+  ['teacher-unreachable', 'teacher-timeout', 'teacher-circuit-open'].includes(errorCode(e));

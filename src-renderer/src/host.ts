@@ -3,7 +3,16 @@
  * `window.distill`, in a browser the `distill serve` bridge over fetch and WebSocket. Both speak
  * the contract in src-main/api; the UI never knows which it has.
  */
-import type { ApiChannel, ApiHost, ApiReply, ApiRequest, ApiResponses, ErrorCode, RunPush, ShellChannel } from '../../src-main/api/contract.ts';
+import type {
+  ApiChannel,
+  ApiHost,
+  ApiReply,
+  ApiRequest,
+  ApiResponses,
+  ErrorCode,
+  RunPush,
+  ShellChannel,
+} from '../../src-main/api/contract.ts';
 import { isErrorCode } from '../../src-main/api/errors.ts';
 
 export interface UiHost extends ApiHost {
@@ -40,12 +49,17 @@ export class BridgeError extends Error {
 function unwrap<T>(reply: Partial<ApiReply<T>> | undefined, status?: number): T {
   if (reply?.ok) return reply.result as T;
   const failure = (reply ?? {}) as { error?: unknown; code?: unknown; name?: unknown };
-  throw new BridgeError(typeof failure.error === 'string' ? failure.error : `request failed${status ? ` (${status})` : ''}`, failure.code, failure.name);
+  throw new BridgeError(
+    typeof failure.error === 'string' ? failure.error : `request failed${status ? ` (${status})` : ''}`,
+    failure.code,
+    failure.name,
+  );
 }
 
 function electronHost(api: PreloadApi): UiHost {
   // The main process answers every call with an ApiReply (main.ts), so a failure keeps its code.
-  const shell = async <T>(channel: ShellChannel, request: unknown) => unwrap((await api.shell(channel, request)) as ApiReply<T>);
+  const shell = async <T>(channel: ShellChannel, request: unknown) =>
+    unwrap((await api.shell(channel, request)) as ApiReply<T>);
   return {
     kind: 'electron',
     call: async (channel, request) => unwrap((await api.call(channel, request)) as ApiReply<never>),
@@ -61,7 +75,9 @@ function browserHost(token: string): UiHost {
   const listeners = new Set<(p: RunPush) => void>();
   let socket: WebSocket | undefined;
   const connect = () => {
-    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+    const ws = new WebSocket(
+      `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`,
+    );
     ws.onmessage = (m) => {
       const p = JSON.parse(String(m.data)) as RunPush;
       for (const l of listeners) l(p);

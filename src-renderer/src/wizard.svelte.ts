@@ -1,12 +1,37 @@
 /** The wizard's choices, shared by every step; plain reactive data, no engine code. */
-import type { DataPreview, Evaluation, MethodInfo, PlanResult, StudentCard, TeacherTestResult, BundleInfo } from '../../src-main/api/contract.ts';
+import type {
+  DataPreview,
+  Evaluation,
+  MethodInfo,
+  PlanResult,
+  StudentCard,
+  TeacherTestResult,
+  BundleInfo,
+} from '../../src-main/api/contract.ts';
 
-export const STEPS = ['Project', 'Teacher', 'Data', 'Student', 'Method & budget', 'Train', 'Evaluate', 'Export'] as const;
+export const STEPS = [
+  'Project',
+  'Teacher',
+  'Data',
+  'Student',
+  'Method & budget',
+  'Train',
+  'Evaluate',
+  'Export',
+] as const;
 
 export const wiz = $state({
   step: 0,
   project: '',
-  teacher: { protocol: 'kserve-v2' as 'kserve-v2' | 'tf-serving' | 'torchserve' | 'onnx-local', target: '', modelName: '', token: '', tokenKey: undefined as string | undefined, mean: '', std: '' },
+  teacher: {
+    protocol: 'kserve-v2' as 'kserve-v2' | 'tf-serving' | 'torchserve' | 'onnx-local',
+    target: '',
+    modelName: '',
+    token: '',
+    tokenKey: undefined as string | undefined,
+    mean: '',
+    std: '',
+  },
   teacherResult: null as TeacherTestResult | null,
   data: { kind: 'builtin' as 'builtin' | 'idx' | 'folder', dir: '' },
   preview: null as DataPreview | null,
@@ -32,7 +57,11 @@ export const wiz = $state({
 
 /** Comma-separated numbers, or undefined when blank or malformed. */
 function numbers(text: string): number[] | undefined {
-  const v = text.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+  const v = text
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map(Number);
   return v.length && v.every(Number.isFinite) ? v : undefined;
 }
 
@@ -42,6 +71,7 @@ export function teacherConnection() {
   const r = wiz.teacherResult;
   const mean = numbers(t.mean);
   const std = numbers(t.std);
-  const input = r && (mean || std) ? { shape: r.inputShape, layout: r.layout as 'NCHW' | 'NHWC', mean, std } : undefined;
+  const input =
+    r && (mean || std) ? { shape: r.inputShape, layout: r.layout as 'NCHW' | 'NHWC', mean, std } : undefined;
   return { protocol: t.protocol, target: t.target, modelName: t.modelName || undefined, tokenKey: t.tokenKey, input };
 }

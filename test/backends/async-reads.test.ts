@@ -63,8 +63,19 @@ test('training, checkpoints, evaluation, export and parity read nothing synchron
   const model = getStudent('lenet5-half').build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   let state: TrainState | undefined;
   await trainStudent({
-    model, images, targets, count, dims, epochs: 1, batchSize: 32, learningRate: 1e-3, schedule: 'cosine',
-    augment: { shift: 1, flip: false }, rng, loss: softCe(), workers: 1,
+    model,
+    images,
+    targets,
+    count,
+    dims,
+    epochs: 1,
+    batchSize: 32,
+    learningRate: 1e-3,
+    schedule: 'cosine',
+    augment: { shift: 1, flip: false },
+    rng,
+    loss: softCe(),
+    workers: 1,
     onEpoch: async (e) => void (state = await e.snapshot()),
   });
   assert.ok(state!.optimizer.length > 0);

@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src-main/backends/select-backend.ts';
 import { FusedAdamOptimizer } from '../../src-main/backends/training-speedups.ts';
-import { FastBatchNormalization, FastConv2D, FastDense, FastReLU, batchNormalization, conv2d, dense, reLU } from '../../src-main/students/fast-layers.ts';
+import {
+  FastBatchNormalization,
+  FastConv2D,
+  FastDense,
+  FastReLU,
+  batchNormalization,
+  conv2d,
+  dense,
+  reLU,
+} from '../../src-main/students/fast-layers.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
 function randomArray(n: number, rng: Rng, scale = 1): Float32Array {
@@ -48,7 +57,12 @@ describe('replaced wasm kernels match the cpu backend', () => {
     const rng = new Rng(1);
     const a = randomArray(3 * 5 * 7, rng);
     const b = randomArray(3 * 7 * 4, rng);
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const { wasm, cpu } = await onBoth(() => {
         const A = tf.tensor3d(a, ta ? [3, 7, 5] : [3, 5, 7]);
         const B = tf.tensor3d(b, tb ? [3, 4, 7] : [3, 7, 4]);
@@ -67,7 +81,8 @@ describe('replaced wasm kernels match the cpu backend', () => {
           const t = tf.tensor4d(x, [8, 9, 10, 6]);
           return [tf.sum(t, axes, keepDims), tf.mean(t, axes, keepDims)];
         });
-        for (let i = 0; i < 2; i++) assert.ok(maxRelErr(wasm[i], cpu[i]) < 1e-5, `axes ${axes} keepDims ${keepDims} ${i ? 'mean' : 'sum'}`);
+        for (let i = 0; i < 2; i++)
+          assert.ok(maxRelErr(wasm[i], cpu[i]) < 1e-5, `axes ${axes} keepDims ${keepDims} ${i ? 'mean' : 'sum'}`);
       }
     }
     await tf.setBackend('wasm');
@@ -79,7 +94,12 @@ describe('replaced wasm kernels match the cpu backend', () => {
     const rng = new Rng(3);
     // Values on a coarse grid so that windows often hold ties.
     const x = Float32Array.from(randomArray(2 * 9 * 8 * 3, rng), (v) => Math.round(v * 2) / 2);
-    for (const [size, stride, pad] of [[2, 2, 'valid'], [3, 2, 'same'], [3, 1, 'same'], [2, 1, 'valid']] as const) {
+    for (const [size, stride, pad] of [
+      [2, 2, 'valid'],
+      [3, 2, 'same'],
+      [3, 1, 'same'],
+      [2, 1, 'valid'],
+    ] as const) {
       const { wasm, cpu } = await onBoth(() => {
         const t = tf.tensor4d(x, [2, 9, 8, 3]);
         const g = tf.grad((a: tf.Tensor) => {
@@ -120,10 +140,28 @@ describe('gradient overrides', () => {
     for (const backend of ['wasm', 'cpu']) {
       await tf.setBackend(backend);
       const [got, ref] = tf.tidy(() => {
-        const inputs = [tf.tensor4d(xv, [N, H, W, C]), tf.tensor1d(mv), tf.tensor1d(vv), tf.tensor1d(sv), tf.tensor1d(ov)];
+        const inputs = [
+          tf.tensor4d(xv, [N, H, W, C]),
+          tf.tensor1d(mv),
+          tf.tensor1d(vv),
+          tf.tensor1d(sv),
+          tf.tensor1d(ov),
+        ];
         const r = tf.tensor4d(rv, [N, H, W, C]);
         const fused = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
-          tf.sum(tf.mul(tf.batchNorm(x as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, o as tf.Tensor1D, s as tf.Tensor1D, 1e-3), r));
+          tf.sum(
+            tf.mul(
+              tf.batchNorm(
+                x as tf.Tensor4D,
+                m as tf.Tensor1D,
+                v as tf.Tensor1D,
+                o as tf.Tensor1D,
+                s as tf.Tensor1D,
+                1e-3,
+              ),
+              r,
+            ),
+          );
         const plain = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
           tf.sum(tf.mul(tf.add(tf.mul(tf.mul(tf.sub(x, m), tf.rsqrt(tf.add(v, 1e-3))), s), o), r));
         return [tf.grads(fused)(inputs), tf.grads(plain)(inputs)];
@@ -163,8 +201,12 @@ describe('fused Adam', () => {
     assert.deepEqual(Array.from(fw), Array.from(rw));
     assert.deepEqual(Array.from(fb), Array.from(rb));
     const [rs, fs] = [await ref.getWeights(), await fused.getWeights()];
-    assert.deepEqual(fs.map((s) => s.name.replace(/Fused\w+/, '')), rs.map((s) => s.name.replace(/Adam\w+/, '')));
-    for (let i = 0; i < rs.length; i++) assert.deepEqual(Array.from(fs[i].tensor.dataSync()), Array.from(rs[i].tensor.dataSync()), rs[i].name);
+    assert.deepEqual(
+      fs.map((s) => s.name.replace(/Fused\w+/, '')),
+      rs.map((s) => s.name.replace(/Adam\w+/, '')),
+    );
+    for (let i = 0; i < rs.length; i++)
+      assert.deepEqual(Array.from(fs[i].tensor.dataSync()), Array.from(rs[i].tensor.dataSync()), rs[i].name);
     ref.dispose();
     fused.dispose();
   });
@@ -176,14 +218,25 @@ describe('fast layers', () => {
     const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
     const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a, { training: true }) as tf.Tensor, r)))(x);
     if (weights.length === 0) return [layer.apply(x, { training: true }) as tf.Tensor, dx];
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, weights);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar,
+      weights,
+    );
     return [value, dx, ...weights.map((w) => grads[w.name])];
   }
 
-  async function compare(make: (fast: boolean) => tf.layers.Layer, shape: [number, number, number, number], tol: number) {
+  async function compare(
+    make: (fast: boolean) => tf.layers.Layer,
+    shape: [number, number, number, number],
+    tol: number,
+  ) {
     await tf.setBackend('wasm');
     const rng = new Rng(6);
-    const xv = randomArray(shape.reduce((p, q) => p * q, 1), rng, 2);
+    const xv = randomArray(
+      shape.reduce((p, q) => p * q, 1),
+      rng,
+      2,
+    );
     const base = make(false);
     const fast = make(true);
     const x = tf.tensor4d(xv, shape);
@@ -204,14 +257,32 @@ describe('fast layers', () => {
   }
 
   test('BatchNormalization: output, gradients and moving statistics', () =>
-    compare((fast) => (fast ? batchNormalization : tf.layers.batchNormalization)({ momentum: 0.9 }), [6, 5, 4, 7], 1e-4));
+    compare(
+      (fast) => (fast ? batchNormalization : tf.layers.batchNormalization)({ momentum: 0.9 }),
+      [6, 5, 4, 7],
+      1e-4,
+    ));
   test('BatchNormalization on wasm is one kernel forward and one backward, and matches the composed layer on offset inputs', async () => {
     await tf.setBackend('wasm');
     const shape: [number, number, number, number] = [8, 7, 7, 16];
     const rng = new Rng(11);
     // A large offset against a small spread: the variance must come from centred values.
-    const x = tf.add(tf.tensor4d(randomArray(shape.reduce((p, q) => p * q, 1), rng, 0.5), shape), 3) as tf.Tensor4D;
-    const base = tf.layers.batchNormalization({ momentum: 0.9, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' });
+    const x = tf.add(
+      tf.tensor4d(
+        randomArray(
+          shape.reduce((p, q) => p * q, 1),
+          rng,
+          0.5,
+        ),
+        shape,
+      ),
+      3,
+    ) as tf.Tensor4D;
+    const base = tf.layers.batchNormalization({
+      momentum: 0.9,
+      gammaInitializer: 'randomNormal',
+      betaInitializer: 'randomNormal',
+    });
     const fast = batchNormalization({ momentum: 0.9 });
     base.apply(x);
     fast.apply(x);
@@ -238,7 +309,10 @@ describe('fast layers', () => {
     await tf.setBackend('wasm');
     const x = tf.tensor1d([-1, 0, 1e-7, 3, 6, 6.000001, 7, -0, 2, 5, 0.5]);
     const dy = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    for (const [f, lo, hi] of [[tf.relu, 0, Infinity], [tf.relu6, 0, 6]] as const) {
+    for (const [f, lo, hi] of [
+      [tf.relu, 0, Infinity],
+      [tf.relu6, 0, 6],
+    ] as const) {
       let dx: tf.Tensor | undefined;
       const info = await tf.profile(() => {
         dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f(a), dy)))(x);
@@ -255,23 +329,88 @@ describe('fast layers', () => {
   test('the batch-norm kernels reject inputs they cannot handle', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([2, 3, 3, 4]);
-    assert.throws(() => tf.engine().runKernel('DistillBatchNormTrain', { x, gamma: tf.ones([3]), beta: tf.zeros([3]) }, { epsilon: 1e-3 }), /gamma and beta must have shape \[4\]/);
-    assert.throws(() => tf.engine().runKernel('DistillBatchNormTrain', { x: tf.zeros([2, 4], 'int32'), gamma: tf.ones([4]), beta: tf.zeros([4]) }, { epsilon: 1e-3 }), /must be float32/);
+    assert.throws(
+      () =>
+        tf
+          .engine()
+          .runKernel('DistillBatchNormTrain', { x, gamma: tf.ones([3]), beta: tf.zeros([3]) }, { epsilon: 1e-3 }),
+      /gamma and beta must have shape \[4\]/,
+    );
+    assert.throws(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'DistillBatchNormTrain',
+            { x: tf.zeros([2, 4], 'int32'), gamma: tf.ones([4]), beta: tf.zeros([4]) },
+            { epsilon: 1e-3 },
+          ),
+      /must be float32/,
+    );
     x.dispose();
   });
 
-  test('ReLU with maxValue 6', () => compare((fast) => (fast ? reLU : tf.layers.reLU)({ maxValue: 6 }), [3, 4, 4, 5], 1e-6));
+  test('ReLU with maxValue 6', () =>
+    compare((fast) => (fast ? reLU : tf.layers.reLU)({ maxValue: 6 }), [3, 4, 4, 5], 1e-6));
   test('Conv2D with a ReLU', () =>
-    compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [3, 6, 6, 2], 1e-5));
+    compare(
+      (fast) =>
+        (fast ? conv2d : tf.layers.conv2d)({
+          filters: 4,
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: 'glorotNormal',
+          biasInitializer: 'randomNormal',
+        }),
+      [3, 6, 6, 2],
+      1e-5,
+    ));
 
   test('Conv2D with a ReLU, valid padding and stride 2', () =>
-    compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 3, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [2, 7, 7, 3], 1e-5));
+    compare(
+      (fast) =>
+        (fast ? conv2d : tf.layers.conv2d)({
+          filters: 3,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'valid',
+          activation: 'relu',
+          kernelInitializer: 'glorotNormal',
+          biasInitializer: 'randomNormal',
+        }),
+      [2, 7, 7, 3],
+      1e-5,
+    ));
 
   test('Conv2D, linear and without a bias (MobileNet-tiny and ResNet-8 convolutions), stride 2', () =>
-    compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: 'glorotNormal' }), [2, 7, 7, 3], 1e-5));
+    compare(
+      (fast) =>
+        (fast ? conv2d : tf.layers.conv2d)({
+          filters: 4,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'same',
+          useBias: false,
+          kernelInitializer: 'glorotNormal',
+        }),
+      [2, 7, 7, 3],
+      1e-5,
+    ));
 
   test('Conv2D, linear with a bias, 1x1', () =>
-    compare((fast) => (fast ? conv2d : tf.layers.conv2d)({ filters: 5, kernelSize: 1, padding: 'valid', kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [2, 4, 4, 3], 1e-5));
+    compare(
+      (fast) =>
+        (fast ? conv2d : tf.layers.conv2d)({
+          filters: 5,
+          kernelSize: 1,
+          padding: 'valid',
+          kernelInitializer: 'glorotNormal',
+          biasInitializer: 'randomNormal',
+        }),
+      [2, 4, 4, 3],
+      1e-5,
+    ));
 
   /** compare() for layers that take 2-D input. */
   function compare2d(make: (fast: boolean) => tf.layers.Layer, shape: [number, number], tol: number) {
@@ -286,7 +425,10 @@ describe('fast layers', () => {
     const run = (layer: tf.layers.Layer) => {
       const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
       const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a, { training: true }) as tf.Tensor, r)))(x);
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, weights);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar,
+        weights,
+      );
       return [layer.apply(x) as tf.Tensor, value, dx, ...weights.map((w) => grads[w.name])];
     };
     const want = run(base);
@@ -301,7 +443,17 @@ describe('fast layers', () => {
   for (const activation of ['relu', 'linear'] as const) {
     test(`Dense, ${activation}: output, input gradient and weight gradients`, async () => {
       await tf.setBackend('wasm');
-      compare2d((fast) => (fast ? dense : tf.layers.dense)({ units: 7, activation, kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' }), [5, 11], 1e-5);
+      compare2d(
+        (fast) =>
+          (fast ? dense : tf.layers.dense)({
+            units: 7,
+            activation,
+            kernelInitializer: 'glorotNormal',
+            biasInitializer: 'randomNormal',
+          }),
+        [5, 11],
+        1e-5,
+      );
     });
   }
 
@@ -313,12 +465,18 @@ describe('fast layers', () => {
     const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
     let grads: tf.NamedTensorMap = {};
     const info = await tf.profile(() => {
-      grads = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads;
+      grads = tf.variableGrads(
+        () => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        weights,
+      ).grads;
     });
     const names = info.kernels.map((k) => k.name);
     assert.ok(names.includes('Conv2DBackpropFilter'), names.join(','));
     assert.ok(!names.includes('Conv2DBackpropInput'), `input gradient computed: ${names.join(',')}`);
-    assert.deepEqual(weights.map((w) => grads[w.name].shape), [[5, 5, 1, 3], [3]]);
+    assert.deepEqual(
+      weights.map((w) => grads[w.name].shape),
+      [[5, 5, 1, 3], [3]],
+    );
     tf.dispose([x, ...Object.values(grads)]);
   });
 
@@ -329,7 +487,9 @@ describe('fast layers', () => {
       layer.apply(x);
       const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
       const info = await tf.profile(() => {
-        tf.dispose(tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads);
+        tf.dispose(
+          tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads,
+        );
       });
       return info.kernels.map((k) => k.name);
     };
@@ -349,7 +509,9 @@ describe('fast layers', () => {
       layer.apply(x);
       const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
       const info = await tf.profile(() => {
-        tf.dispose(tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads);
+        tf.dispose(
+          tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights).grads,
+        );
       });
       return info.kernels.filter((k) => k.name === 'BatchMatMul').length;
     };
@@ -369,7 +531,12 @@ describe('fast layers', () => {
     m.add(tf.layers.flatten());
     m.add(dense({ units: 3, activation: 'relu' }));
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await m.save(tf.io.withSaveHandler(async (a) => { artifacts = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+    await m.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const json = JSON.stringify(artifacts!.modelTopology);
     for (const name of ['"Conv2D"', '"BatchNormalization"', '"ReLU"', '"Dense"']) assert.ok(json.includes(name), name);
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));

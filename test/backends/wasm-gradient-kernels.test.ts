@@ -4,7 +4,10 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels, WASM_GRADIENT_KERNEL_NAMES } from '../../src-main/backends/wasm-gradient-kernels.ts';
+import {
+  registerWasmGradientKernels,
+  WASM_GRADIENT_KERNEL_NAMES,
+} from '../../src-main/backends/wasm-gradient-kernels.ts';
 import { wasmBinaryDir } from '../../src-main/backends/select-backend.ts';
 import { registerWasmFastKernels } from '../../src-main/backends/wasm-fast-kernels.ts';
 import { Rng } from '../../src-main/util/rng.ts';
@@ -56,7 +59,9 @@ async function grads(backend: string, op: Op, c: Case, data: Float32Array[]): Pr
     const x = tf.tensor4d(xv, c.x);
     const w = tf.tensor4d(wv, c.f);
     const r = tf.tensor(rv, outShape(op, c));
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(forward(op, a as tf.Tensor4D, b as tf.Tensor4D, c), r)));
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(forward(op, a as tf.Tensor4D, b as tf.Tensor4D, c), r)),
+    );
     return g([x, w]);
   });
   const vals = out.map((t) => t.dataSync() as Float32Array);
@@ -106,18 +111,48 @@ describe('wasm gradient kernels', () => {
     { x: [4, 9, 8, 2], f: [3, 3, 2, 5], stride: 2, pad: 'valid' },
     { x: [4, 8, 9, 2], f: [5, 5, 2, 3], stride: 2, pad: 'same' },
     { x: [2, 7, 7, 2], f: [1, 1, 2, 3], stride: 2, pad: 'valid' },
-    { x: [2, 7, 6, 2], f: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+    {
+      x: [2, 7, 6, 2],
+      f: [3, 3, 2, 3],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 3],
+        [0, 0],
+      ],
+    },
     // One input channel at stride 1: the filter gradient runs as WebAssembly passes on the heap
     // (LeNet-5 and its half-width first layers; an output width that is not a multiple of 4).
     { x: [3, 28, 28, 1], f: [5, 5, 1, 3], stride: 1, pad: 'same' },
     { x: [2, 28, 28, 1], f: [5, 5, 1, 6], stride: 1, pad: 'same' },
     { x: [2, 9, 10, 1], f: [3, 2, 1, 5], stride: 1, pad: 'valid' },
-    { x: [2, 7, 6, 1], f: [3, 3, 1, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+    {
+      x: [2, 7, 6, 1],
+      f: [3, 3, 1, 3],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 3],
+        [0, 0],
+      ],
+    },
     // Pointwise, stride 1: the filter gradient is one matrix product (MobileNet-tiny's 16 -> 32 too).
     { x: [2, 7, 7, 16], f: [1, 1, 16, 32], stride: 1, pad: 'same' },
     { x: [3, 5, 6, 3], f: [1, 1, 3, 5], stride: 1, pad: 'valid' },
     // Pointwise with explicit padding: not a plain product, so the convolution path.
-    { x: [2, 5, 5, 2], f: [1, 1, 2, 3], stride: 1, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
+    {
+      x: [2, 5, 5, 2],
+      f: [1, 1, 2, 3],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    },
   ];
   for (const [i, c] of convCases.entries()) {
     test(`conv2d ${label(c)}`, () => check('conv2d', c, 100 + i));
@@ -134,12 +169,32 @@ describe('wasm gradient kernels', () => {
     { x: [2, 8, 7, 3], f: [3, 3, 3, 2], stride: 2, pad: 'same' },
     { x: [2, 7, 7, 2], f: [3, 3, 2, 3], stride: 1, pad: 'valid' },
     { x: [2, 7, 7, 2], f: [1, 1, 2, 1], stride: 2, pad: 'valid' },
-    { x: [2, 6, 7, 2], f: [3, 3, 2, 1], stride: 1, pad: [[0, 0], [4, 0], [0, 3], [0, 0]] },
+    {
+      x: [2, 6, 7, 2],
+      f: [3, 3, 2, 1],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [4, 0],
+        [0, 3],
+        [0, 0],
+      ],
+    },
     // MobileNet-tiny widths (16 and 32 channels).
     { x: [2, 7, 7, 16], f: [3, 3, 16, 1], stride: 1, pad: 'same' },
     { x: [3, 9, 8, 32], f: [3, 3, 32, 1], stride: 2, pad: 'same' },
     { x: [2, 8, 7, 16], f: [5, 5, 16, 1], stride: 2, pad: 'valid' },
-    { x: [2, 6, 7, 16], f: [3, 3, 16, 1], stride: 1, pad: [[0, 0], [4, 0], [0, 3], [0, 0]] },
+    {
+      x: [2, 6, 7, 16],
+      f: [3, 3, 16, 1],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [4, 0],
+        [0, 3],
+        [0, 0],
+      ],
+    },
   ];
   for (const [i, c] of dwCases.entries()) {
     const m = c.f[3] > 1 ? ` multiplier ${c.f[3]}` : '';
@@ -149,12 +204,21 @@ describe('wasm gradient kernels', () => {
   test('a one-channel, stride-1 filter gradient runs as heap passes, not the composed convolution', async () => {
     const x = tf.randomUniform([2, 12, 12, 1], -1, 1, 'float32', 7) as tf.Tensor4D;
     const dy = tf.randomUniform([2, 12, 12, 3], -1, 1, 'float32', 8) as tf.Tensor4D;
-    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [5, 5, 1, 3] };
+    const attrs = {
+      strides: [1, 1],
+      pad: 'same',
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+      filterShape: [5, 5, 1, 3],
+    };
     let out: tf.Tensor | undefined;
     const info = await tf.profile(() => {
       out = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
     });
-    assert.deepEqual(info.kernels.map((k) => k.name), ['Conv2DBackpropFilter']);
+    assert.deepEqual(
+      info.kernels.map((k) => k.name),
+      ['Conv2DBackpropFilter'],
+    );
     assert.deepEqual(out!.shape, [5, 5, 1, 3]);
     tf.dispose([x, dy, out!]);
   });
@@ -163,7 +227,12 @@ describe('wasm gradient kernels', () => {
     const rng = new Rng(7);
     const xv = randomArray(2 * 3 * 9 * 8, rng);
     const dyv = randomArray(2 * 4 * 5 * 4, rng);
-    const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] } as unknown as tf.NamedAttrMap;
+    const attrs = {
+      strides: 2,
+      pad: 'same',
+      dataFormat: 'NCHW',
+      filterShape: [3, 3, 3, 4],
+    } as unknown as tf.NamedAttrMap;
     const run = async (backend: string) => {
       await tf.setBackend(backend);
       const x = tf.tensor4d(xv, [2, 3, 9, 8]);
@@ -212,14 +281,30 @@ describe('wasm gradient kernels', () => {
     const run = (name: string, inputs: Record<string, tf.TensorInfo>, attrs: object) =>
       tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
     const outs = [
-      run(tf.Conv2DBackpropFilter, { x: info(x), dy: info(dy) },
-        { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 3] }),
-      run(tf.DepthwiseConv2dNativeBackpropFilter, { x: info(x), dy: info(dy) },
-        { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 3, 1] }),
-      run(tf.DepthwiseConv2dNativeBackpropInput, { dy: info(dy), filter: info(filter) },
-        { strides: 2, pad: 'same', dilations: 1, inputShape: [2, 7, 7, 3] }),
+      run(
+        tf.Conv2DBackpropFilter,
+        { x: info(x), dy: info(dy) },
+        { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 3] },
+      ),
+      run(
+        tf.DepthwiseConv2dNativeBackpropFilter,
+        { x: info(x), dy: info(dy) },
+        { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 3, 1] },
+      ),
+      run(
+        tf.DepthwiseConv2dNativeBackpropInput,
+        { dy: info(dy), filter: info(filter) },
+        { strides: 2, pad: 'same', dilations: 1, inputShape: [2, 7, 7, 3] },
+      ),
     ];
-    assert.deepEqual(outs.map((t) => t.shape), [[3, 3, 3, 3], [3, 3, 3, 1], [2, 7, 7, 3]]);
+    assert.deepEqual(
+      outs.map((t) => t.shape),
+      [
+        [3, 3, 3, 3],
+        [3, 3, 3, 1],
+        [2, 7, 7, 3],
+      ],
+    );
     assert.equal(tf.memory().numTensors, before + outs.length);
     tf.dispose(outs);
     // Inputs must still be intact (refcounts balanced).
@@ -233,9 +318,15 @@ describe('wasm gradient kernels', () => {
     const x = tf.ones([1, 5, 5, 1]);
     const dy = tf.ones([1, 5, 5, 1]);
     assert.throws(
-      () => tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy },
-        { strides: 1, pad: 'same', dilations: 2, filterShape: [3, 3, 1, 1] } as unknown as tf.NamedAttrMap),
-      /dilations other than 1/);
+      () =>
+        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, {
+          strides: 1,
+          pad: 'same',
+          dilations: 2,
+          filterShape: [3, 3, 1, 1],
+        } as unknown as tf.NamedAttrMap),
+      /dilations other than 1/,
+    );
     tf.dispose([x, dy]);
   });
 
@@ -243,7 +334,14 @@ describe('wasm gradient kernels', () => {
     await tf.setBackend('wasm');
     const model = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+        tf.layers.conv2d({
+          inputShape: [12, 12, 3],
+          filters: 4,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'same',
+          activation: 'relu',
+        }),
         tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'valid', activation: 'relu' }),
         tf.layers.globalAveragePooling2d({}),
         tf.layers.dense({ units: 3, activation: 'softmax' }),
@@ -262,6 +360,8 @@ describe('wasm gradient kernels', () => {
   });
 
   test('report worst relative errors', () => {
-    console.log(`worst rel err: conv2d ${worst.conv2d.toExponential(2)}, depthwise ${worst.depthwise.toExponential(2)}`);
+    console.log(
+      `worst rel err: conv2d ${worst.conv2d.toExponential(2)}, depthwise ${worst.depthwise.toExponential(2)}`,
+    );
   });
 });

@@ -13,45 +13,66 @@ import { fileURLToPath } from 'node:url';
 import { compileWat } from '../../scripts/compile-wat.ts';
 import { WASM_BASE64 } from '../../src-main/backends/wasm-simd/depthwise-grads.bytes.ts';
 import { WASM_BASE64 as HEAP_PASSES_BASE64 } from '../../src-main/backends/wasm-simd/heap-passes.bytes.ts';
-import { SIMD_MAX_BYTES, depthwiseFilterGradSimd, depthwiseInputGradSimd, simdDepthwiseBytes, simdDepthwiseGradsFit, type DepthwiseShape } from '../../src-main/backends/wasm-simd/depthwise-grads.ts';
+import {
+  SIMD_MAX_BYTES,
+  depthwiseFilterGradSimd,
+  depthwiseInputGradSimd,
+  simdDepthwiseBytes,
+  simdDepthwiseGradsFit,
+  type DepthwiseShape,
+} from '../../src-main/backends/wasm-simd/depthwise-grads.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-main', 'backends', 'wasm-simd');
 
 test('each embedded binary is its .wat compiled (npm run build:wasm-kernels after editing one)', async () => {
-  const sources = readdirSync(dir).filter((f) => f.endsWith('.wat')).sort();
+  const sources = readdirSync(dir)
+    .filter((f) => f.endsWith('.wat'))
+    .sort();
   assert.deepEqual(sources, ['depthwise-grads.wat', 'heap-passes.wat']);
   for (const file of sources) {
     const compiled = Buffer.from(await compileWat(file, readFileSync(path.join(dir, file), 'utf8')));
     const embedded = file === 'depthwise-grads.wat' ? WASM_BASE64 : HEAP_PASSES_BASE64;
-    assert.ok(compiled.equals(Buffer.from(embedded, 'base64')), `${file}: embedded bytes differ from the compiled source`);
+    assert.ok(
+      compiled.equals(Buffer.from(embedded, 'base64')),
+      `${file}: embedded bytes differ from the compiled source`,
+    );
   }
 });
 
 /** Both gradients by the plain sum over every (output pixel, tap) pair that lands inside the input. */
-function reference(x: Float32Array, w: Float32Array, dy: Float32Array, s: DepthwiseShape): { dW: Float64Array; dx: Float64Array } {
+function reference(
+  x: Float32Array,
+  w: Float32Array,
+  dy: Float32Array,
+  s: DepthwiseShape,
+): { dW: Float64Array; dx: Float64Array } {
   const out = new Float64Array(s.KH * s.KW * s.C);
   const dx = new Float64Array(s.N * s.H * s.W * s.C);
-  for (let n = 0; n < s.N; n++) for (let oy = 0; oy < s.Ho; oy++) for (let ox = 0; ox < s.Wo; ox++) {
-    for (let ky = 0; ky < s.KH; ky++) for (let kx = 0; kx < s.KW; kx++) {
-      const iy = oy * s.strideH - s.padTop + ky;
-      const ix = ox * s.strideW - s.padLeft + kx;
-      if (iy < 0 || iy >= s.H || ix < 0 || ix >= s.W) continue;
-      for (let c = 0; c < s.C; c++) {
-        const xi = ((n * s.H + iy) * s.W + ix) * s.C + c;
-        const g = dy[((n * s.Ho + oy) * s.Wo + ox) * s.C + c];
-        out[(ky * s.KW + kx) * s.C + c] += x[xi] * g;
-        dx[xi] += w[(ky * s.KW + kx) * s.C + c] * g;
+  for (let n = 0; n < s.N; n++)
+    for (let oy = 0; oy < s.Ho; oy++)
+      for (let ox = 0; ox < s.Wo; ox++) {
+        for (let ky = 0; ky < s.KH; ky++)
+          for (let kx = 0; kx < s.KW; kx++) {
+            const iy = oy * s.strideH - s.padTop + ky;
+            const ix = ox * s.strideW - s.padLeft + kx;
+            if (iy < 0 || iy >= s.H || ix < 0 || ix >= s.W) continue;
+            for (let c = 0; c < s.C; c++) {
+              const xi = ((n * s.H + iy) * s.W + ix) * s.C + c;
+              const g = dy[((n * s.Ho + oy) * s.Wo + ox) * s.C + c];
+              out[(ky * s.KW + kx) * s.C + c] += x[xi] * g;
+              dx[xi] += w[(ky * s.KW + kx) * s.C + c] * g;
+            }
+          }
       }
-    }
-  }
   return { dW: out, dx };
 }
 
 function assertClose(got: Float32Array, ref: Float64Array, what: string): void {
   let scale = 0;
   for (const v of ref) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-5 * scale, `${what} ${i}: ${got[i]} vs ${ref[i]}`);
+  for (let i = 0; i < got.length; i++)
+    assert.ok(Math.abs(got[i] - ref[i]) <= 1e-5 * scale, `${what} ${i}: ${got[i]} vs ${ref[i]}`);
 }
 
 const cases: DepthwiseShape[] = [
@@ -94,12 +115,38 @@ test('it declines what it cannot compute, and says why when called anyway', () =
   assert.equal(simdDepthwiseGradsFit(3, 1), false, 'channels not a multiple of 4');
   assert.equal(simdDepthwiseGradsFit(16, 2), false, 'channel multiplier 2');
   // A 224x224x32 layer at batch 64 would pin over 800 MB in the module: left to the composed kernels.
-  const big = { N: 64, H: 224, W: 224, C: 32, Ho: 224, Wo: 224, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, KH: 3, KW: 3 };
+  const big = {
+    N: 64,
+    H: 224,
+    W: 224,
+    C: 32,
+    Ho: 224,
+    Wo: 224,
+    strideH: 1,
+    strideW: 1,
+    padTop: 1,
+    padLeft: 1,
+    KH: 3,
+    KW: 3,
+  };
   assert.ok(simdDepthwiseBytes(big) > SIMD_MAX_BYTES);
   assert.equal(simdDepthwiseGradsFit(32, 1, simdDepthwiseBytes(big)), false, 'over the memory cap');
-  assert.equal(simdDepthwiseGradsFit(8, 1, simdDepthwiseBytes({ ...big, N: 64, H: 14, W: 14, C: 8, Ho: 14, Wo: 14 })), true, 'MobileNet-tiny at batch 64');
+  assert.equal(
+    simdDepthwiseGradsFit(8, 1, simdDepthwiseBytes({ ...big, N: 64, H: 14, W: 14, C: 8, Ho: 14, Wo: 14 })),
+    true,
+    'MobileNet-tiny at batch 64',
+  );
   const s = { N: 1, H: 4, W: 4, C: 3, Ho: 4, Wo: 4, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, KH: 3, KW: 3 };
-  assert.throws(() => depthwiseFilterGradSimd(new Float32Array(48), new Float32Array(48), s, new Float32Array(27)), /multiple of 4/);
-  assert.throws(() => depthwiseFilterGradSimd(new Float32Array(10), new Float32Array(64), { ...s, C: 4 }, new Float32Array(36)), /sizes .* do not match/);
-  assert.throws(() => depthwiseInputGradSimd(new Float32Array(36), new Float32Array(64), { ...s, C: 4 }, new Float32Array(10)), /input gradient sizes .* do not match/);
+  assert.throws(
+    () => depthwiseFilterGradSimd(new Float32Array(48), new Float32Array(48), s, new Float32Array(27)),
+    /multiple of 4/,
+  );
+  assert.throws(
+    () => depthwiseFilterGradSimd(new Float32Array(10), new Float32Array(64), { ...s, C: 4 }, new Float32Array(36)),
+    /sizes .* do not match/,
+  );
+  assert.throws(
+    () => depthwiseInputGradSimd(new Float32Array(36), new Float32Array(64), { ...s, C: 4 }, new Float32Array(10)),
+    /input gradient sizes .* do not match/,
+  );
 });

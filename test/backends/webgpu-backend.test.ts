@@ -34,7 +34,8 @@ function fakeAdapter(info: Record<string, unknown>, deviceError = 'fake device r
 /** Puts a host navigator.gpu in place (Node 20 has no navigator; Node ≥ 21 has one). */
 function hostGpu(requestAdapter: () => Promise<FakeAdapter | null>): void {
   const gpu = { requestAdapter };
-  if (g.navigator == null) Object.defineProperty(g, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  if (g.navigator == null)
+    Object.defineProperty(g, 'navigator', { value: { gpu }, configurable: true, writable: true });
   else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
 }
 
@@ -49,7 +50,10 @@ describe('webgpu with a host navigator.gpu', () => {
   test('no adapter: skipped in auto selection, an error when forced', async () => {
     hostGpu(async () => null);
     await tf.setBackend('cpu');
-    await assert.rejects(initBackend({ force: 'webgpu' }), /'webgpu' was forced by option force but could not be loaded: no WebGPU adapter \(navigator.gpu returned none\)$/);
+    await assert.rejects(
+      initBackend({ force: 'webgpu' }),
+      /'webgpu' was forced by option force but could not be loaded: no WebGPU adapter \(navigator.gpu returned none\)$/,
+    );
     assert.equal(tf.getBackend(), 'cpu');
     const c = await initBackend();
     const w = c.attempts.find((a) => a.key === 'webgpu');
@@ -59,26 +63,43 @@ describe('webgpu with a host navigator.gpu', () => {
 
   test('requestAdapter throwing is a failed attempt, not a crash', async () => {
     hostGpu(() => Promise.reject(new Error('adapter exploded\nsecond line')));
-    await assert.rejects(initBackend({ force: 'webgpu' }), /could not be loaded: no WebGPU adapter \(requestAdapter threw: adapter exploded\)$/);
+    await assert.rejects(
+      initBackend({ force: 'webgpu' }),
+      /could not be loaded: no WebGPU adapter \(requestAdapter threw: adapter exploded\)$/,
+    );
   });
 
   test('a software adapter is skipped unless webgpu is forced, and its info is reported', async () => {
-    const info = { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader Device (Subzero)', isFallbackAdapter: true };
+    const info = {
+      vendor: 'google',
+      architecture: 'swiftshader',
+      device: '',
+      description: 'SwiftShader Device (Subzero)',
+      isFallbackAdapter: true,
+    };
     hostGpu(async () => fakeAdapter(info));
     const c = await initBackend();
     const w = c.attempts.find((a) => a.key === 'webgpu');
     assert.equal(w?.ok, false);
-    assert.equal(w?.reason, 'only a software WebGPU adapter (google swiftshader, SwiftShader Device (Subzero), software adapter); force webgpu to use it anyway');
+    assert.equal(
+      w?.reason,
+      'only a software WebGPU adapter (google swiftshader, SwiftShader Device (Subzero), software adapter); force webgpu to use it anyway',
+    );
     // Forced, the software adapter is taken; here its device cannot be created, and that is the error.
     await assert.rejects(initBackend({ force: 'webgpu' }), /requesting a device failed: fake device refused$/);
   });
 
   test('an adapter whose device cannot be created: clear error, previous backend kept, no factory left behind', async () => {
-    hostGpu(async () => fakeAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100 80GB HBM3' }, 'out of luck'));
+    hostGpu(async () =>
+      fakeAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100 80GB HBM3' }, 'out of luck'),
+    );
     await tf.setBackend('cpu');
     await assert.rejects(initBackend({ force: 'webgpu' }), (err: Error) => {
-      assert.equal(err.message, "Backend 'webgpu' was forced by option force but could not be loaded: "
-        + 'WebGPU adapter nvidia hopper, NVIDIA H100 80GB HBM3 found, but requesting a device failed: out of luck');
+      assert.equal(
+        err.message,
+        "Backend 'webgpu' was forced by option force but could not be loaded: " +
+          'WebGPU adapter nvidia hopper, NVIDIA H100 80GB HBM3 found, but requesting a device failed: out of luck',
+      );
       return true;
     });
     assert.equal(tf.getBackend(), 'cpu');
@@ -92,13 +113,22 @@ describe('webgpu with a host navigator.gpu', () => {
 });
 
 test('describeGpu and describeBackend name the GPU', () => {
-  assert.equal(describeGpu({ api: 'webgpu', vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100' }), 'nvidia hopper, NVIDIA H100');
+  assert.equal(
+    describeGpu({ api: 'webgpu', vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100' }),
+    'nvidia hopper, NVIDIA H100',
+  );
   assert.equal(describeGpu({ api: 'webgpu', vendor: 'apple', device: 'M2' }), 'apple, M2');
   assert.equal(describeGpu({ api: 'webgpu' }), 'unnamed adapter');
   assert.equal(describeGpu({ api: 'cuda' }), 'CUDA GPU');
   const line = describeBackend({
-    key: 'webgpu', tfBackend: 'webgpu', reason: 'first loadable', tfjsVersion: tf.version.tfjs,
-    attempts: [{ key: 'tfjs-node-gpu', ok: false, reason: 'not installed' }, { key: 'webgpu', ok: true, reason: 'WebGPU adapter nvidia hopper' }],
+    key: 'webgpu',
+    tfBackend: 'webgpu',
+    reason: 'first loadable',
+    tfjsVersion: tf.version.tfjs,
+    attempts: [
+      { key: 'tfjs-node-gpu', ok: false, reason: 'not installed' },
+      { key: 'webgpu', ok: true, reason: 'WebGPU adapter nvidia hopper' },
+    ],
     gpu: { api: 'webgpu', vendor: 'nvidia', architecture: 'hopper' },
   });
   assert.equal(line, 'backend webgpu (nvidia hopper) — tfjs-node-gpu: not installed');
@@ -147,7 +177,8 @@ test('every kernel a zoo training step and evaluation dispatch is registered for
     engine.runKernel = original;
   }
   // The recording really saw a training step (convolution gradients, batch norm, Adam).
-  for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'Sqrt']) assert.ok(seen.has(k), `recorded ${k}`);
+  for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'Sqrt'])
+    assert.ok(seen.has(k), `recorded ${k}`);
   const missing = [...seen].filter((k) => tf.getKernel(k, 'webgpu') == null).sort();
   assert.deepEqual(missing, [], `kernels without a webgpu implementation: ${missing.join(', ')}`);
 });
@@ -160,13 +191,24 @@ describe('the Vulkan loader check before Dawn starts', () => {
   });
 
   test('found through LD_LIBRARY_PATH, the ld.so cache or a default directory', () => {
-    assert.equal(vulkanLoaderPresent(lookup(['/opt/vk/lib/libvulkan.so.1'], { env: { LD_LIBRARY_PATH: '/x:/opt/vk/lib' } })), true);
-    assert.equal(vulkanLoaderPresent(lookup([], { cache: 'ld.so-1.7.0\0libc.so.6\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1' })), true);
+    assert.equal(
+      vulkanLoaderPresent(lookup(['/opt/vk/lib/libvulkan.so.1'], { env: { LD_LIBRARY_PATH: '/x:/opt/vk/lib' } })),
+      true,
+    );
+    assert.equal(
+      vulkanLoaderPresent(
+        lookup([], { cache: 'ld.so-1.7.0\0libc.so.6\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1' }),
+      ),
+      true,
+    );
     assert.equal(vulkanLoaderPresent(lookup(['/usr/lib/x86_64-linux-gnu/libvulkan.so.1'])), true);
   });
 
   test('absent everywhere, or present only under another name', () => {
-    assert.equal(vulkanLoaderPresent(lookup([], { env: { LD_LIBRARY_PATH: '/opt/vk/lib' }, cache: 'libc.so.6\0libvulkan.so\0' })), false);
+    assert.equal(
+      vulkanLoaderPresent(lookup([], { env: { LD_LIBRARY_PATH: '/opt/vk/lib' }, cache: 'libc.so.6\0libvulkan.so\0' })),
+      false,
+    );
     assert.equal(vulkanLoaderPresent(lookup(['/usr/lib/libvulkan.so'])), false);
   });
 });

@@ -27,20 +27,39 @@ before(async () => {
 after(() => bridge.close());
 
 /** A raw request, so Host and Origin can be set to anything (fetch forbids both). */
-function request(opts: { path: string; method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+function request(opts: {
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: bridge.port, path: opts.path, method: opts.method ?? 'GET', headers: { host: `127.0.0.1:${bridge.port}`, ...opts.headers } }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: bridge.port,
+        path: opts.path,
+        method: opts.method ?? 'GET',
+        headers: { host: `127.0.0.1:${bridge.port}`, ...opts.headers },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
 }
 
 const api = (channel: string, body: unknown, headers: Record<string, string> = {}) =>
-  request({ path: `/api/${channel}`, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bridge.token}`, ...headers }, body: JSON.stringify(body) });
+  request({
+    path: `/api/${channel}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${bridge.token}`, ...headers },
+    body: JSON.stringify(body),
+  });
 
 test('listens on 127.0.0.1 with a 32-byte hex token in the printed URL', () => {
   assert.match(bridge.token, /^[0-9a-f]{64}$/);
@@ -57,7 +76,12 @@ test('a request with the token and a loopback Host is answered', async () => {
 });
 
 test('a request without the token, or with a wrong one, is refused', async () => {
-  const none = await request({ path: '/api/engine:version', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const none = await request({
+    path: '/api/engine:version',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
   assert.equal(none.status, 401);
   const wrong = await api('engine:version', {}, { authorization: `Bearer ${'0'.repeat(64)}` });
   assert.equal(wrong.status, 401);
@@ -72,7 +96,11 @@ test('a request from a non-loopback Host or Origin is refused even with the toke
   assert.equal(foreign.status, 403);
   const otherPort = await api('engine:version', {}, { origin: `http://127.0.0.1:${bridge.port + 1}` });
   assert.equal(otherPort.status, 403);
-  const ok = await api('engine:version', {}, { origin: `http://localhost:${bridge.port}`, host: `localhost:${bridge.port}` });
+  const ok = await api(
+    'engine:version',
+    {},
+    { origin: `http://localhost:${bridge.port}`, host: `localhost:${bridge.port}` },
+  );
   assert.equal(ok.status, 200);
 });
 
@@ -101,9 +129,21 @@ test('requests that break the contract are rejected with 400 before any handler 
   assert.equal(extra.status, 400);
   const badId = await api('runs:pause', { runId: '../../etc' });
   assert.equal(badId.status, 400);
-  const badPlan = await api('methods:plan', { method: 'kd-soft', kwargs: {}, n: -1, responseKind: 'logits', budget: 10, pricePer1000: 0 });
+  const badPlan = await api('methods:plan', {
+    method: 'kd-soft',
+    kwargs: {},
+    n: -1,
+    responseKind: 'logits',
+    budget: 10,
+    pricePer1000: 0,
+  });
   assert.equal(badPlan.status, 400);
-  const notJson = await request({ path: '/api/engine:version', method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${bridge.token}` }, body: '{}' });
+  const notJson = await request({
+    path: '/api/engine:version',
+    method: 'POST',
+    headers: { 'content-type': 'text/plain', authorization: `Bearer ${bridge.token}` },
+    body: '{}',
+  });
   assert.equal(notJson.status, 415);
 });
 
@@ -114,8 +154,13 @@ test('static files cannot escape the renderer folder', async () => {
 
 test('a malformed WebSocket frame drops that socket only: the bridge and its other sockets go on', async () => {
   const port = bridge.port;
-  const good = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${bridge.token}`, { headers: { origin: `http://127.0.0.1:${port}` } });
-  await new Promise((resolve, reject) => { good.once('open', resolve); good.once('error', reject); });
+  const good = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${bridge.token}`, {
+    headers: { origin: `http://127.0.0.1:${port}` },
+  });
+  await new Promise((resolve, reject) => {
+    good.once('open', resolve);
+    good.once('error', reject);
+  });
   // A raw client: a correct upgrade, then a frame a client must never send (unmasked, reserved bits set).
   const raw = net.connect(port, '127.0.0.1');
   await new Promise((resolve) => raw.once('connect', resolve));
@@ -123,7 +168,12 @@ test('a malformed WebSocket frame drops that socket only: the bridge and its oth
     `GET /ws?token=${bridge.token} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\n` +
       `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
-  await new Promise<void>((resolve) => raw.once('data', (d) => { assert.match(String(d), /^HTTP\/1.1 101/); resolve(); }));
+  await new Promise<void>((resolve) =>
+    raw.once('data', (d) => {
+      assert.match(String(d), /^HTTP\/1.1 101/);
+      resolve();
+    }),
+  );
   const closed = new Promise((resolve) => raw.once('close', resolve));
   raw.write(Buffer.from([0xf1, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
   await closed;
@@ -138,13 +188,25 @@ test('the body limit counts bytes, and a UTF-8 character split across two reads 
   const bytes = Buffer.from(JSON.stringify({ name }));
   const cut = bytes.indexOf(Buffer.from('日')) + 1;
   const split = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: bridge.port, path: '/api/projects:create', method: 'POST', headers: {
-      host: `127.0.0.1:${bridge.port}`, 'content-type': 'application/json', authorization: `Bearer ${bridge.token}`, 'content-length': bytes.length,
-    } }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: bridge.port,
+        path: '/api/projects:create',
+        method: 'POST',
+        headers: {
+          host: `127.0.0.1:${bridge.port}`,
+          'content-type': 'application/json',
+          authorization: `Bearer ${bridge.token}`,
+          'content-length': bytes.length,
+        },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.write(bytes.subarray(0, cut));
     setTimeout(() => req.end(bytes.subarray(cut)), 50);

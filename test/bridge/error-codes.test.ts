@@ -24,7 +24,11 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'distill-error-codes-'));
 test('an error keeps name, code and message through {name, code, message}; anything else is unknown', () => {
   const budget = new TeacherBudgetExceededError(10, 2, 100);
   const wire = toApiError(budget);
-  assert.deepEqual(wire, { name: 'TeacherBudgetExceededError', code: 'budget-exhausted', message: 'query budget exhausted: 10 more sample(s) requested, 2 of 100 left' });
+  assert.deepEqual(wire, {
+    name: 'TeacherBudgetExceededError',
+    code: 'budget-exhausted',
+    message: 'query budget exhausted: 10 more sample(s) requested, 2 of 100 left',
+  });
   assert.ok(isApiError(JSON.parse(JSON.stringify(wire))));
   const back = fromApiError(JSON.parse(JSON.stringify(wire)));
   assert.ok(back instanceof Error);
@@ -39,7 +43,11 @@ test('an error keeps name, code and message through {name, code, message}; anyth
   assert.equal(new ParityError('x').code, 'parity-failed');
 
   // A Node errno is not an engine code, nor is a made-up one arriving from elsewhere.
-  assert.deepEqual(toApiError(Object.assign(new Error('gone'), { code: 'ENOENT' })), { name: 'Error', code: 'unknown', message: 'gone' });
+  assert.deepEqual(toApiError(Object.assign(new Error('gone'), { code: 'ENOENT' })), {
+    name: 'Error',
+    code: 'unknown',
+    message: 'gone',
+  });
   assert.equal(fromApiError({ name: 'X', code: 'no-such-code', message: 'm' }).code, 'unknown');
   assert.equal(fromApiError('just text').message, 'just text');
   assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length);
@@ -51,17 +59,25 @@ test('an IPC handler wrapped by replyOrFailure answers the failure instead of th
   const failing = replyOrFailure(async () => {
     throw new RunNotFoundError('no run with id abcd');
   });
-  assert.deepEqual(await failing(), { ok: false, error: 'no run with id abcd', name: 'RunNotFoundError', code: 'run-not-found' });
+  assert.deepEqual(await failing(), {
+    ok: false,
+    error: 'no run with id abcd',
+    name: 'RunNotFoundError',
+    code: 'run-not-found',
+  });
 });
 
 test('an error thrown in the run worker reaches the service caller with name, code and message', async (t) => {
   const service = createApiService({ home: path.join(tmp, 'service'), vault: new MemoryVault() });
   t.after(() => service.close());
   const request = {
-    project: 'p', name: 'over-budget',
+    project: 'p',
+    name: 'over-budget',
     teacher: { protocol: 'onnx-local', target: path.join(RESOURCES_DIR, 'teachers', 'fashion-mnist-cnn.json') },
     data: { source: { kind: 'builtin' }, n: 200, testLimit: 0 },
-    student: 'lenet5-half', method: { key: 'kd-soft', kwargs: {} }, budget: { queries: 100, pricePer1000: 0 },
+    student: 'lenet5-half',
+    method: { key: 'kd-soft', kwargs: {} },
+    budget: { queries: 100, pricePer1000: 0 },
     training: { epochs: 1, batchSize: 32, learningRate: 0.001 },
   };
   // The worker's preflight refuses the plan: the error is made in the worker process, not here.
@@ -91,7 +107,12 @@ test("the bridge's JSON error reply carries the code beside the message", async 
   };
   const missing = await api('runs:get', { runId: '20260101T000000-abcdef' });
   assert.equal(missing.status, 200);
-  assert.deepEqual(missing.body, { ok: false, error: 'no run with id 20260101T000000-abcdef; `distill runs` lists them', name: 'RunNotFoundError', code: 'run-not-found' });
+  assert.deepEqual(missing.body, {
+    ok: false,
+    error: 'no run with id 20260101T000000-abcdef; `distill runs` lists them',
+    name: 'RunNotFoundError',
+    code: 'run-not-found',
+  });
   const broken = await api('runs:get', { runId: '../etc' });
   assert.equal(broken.status, 400);
   assert.equal(broken.body.code, 'contract');

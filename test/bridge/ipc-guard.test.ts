@@ -29,14 +29,23 @@ test('a valid call from our window reaches the handler with the parsed payload',
 
 test('a sender that is not one of our windows is rejected', async () => {
   const { calls, handle } = setup();
-  await assert.rejects(handle({ sender: { id: 99 }, senderFrame: ours.senderFrame }, 'engine:version', {}), IpcSenderError);
+  await assert.rejects(
+    handle({ sender: { id: 99 }, senderFrame: ours.senderFrame }, 'engine:version', {}),
+    IpcSenderError,
+  );
   assert.equal(calls.length, 0);
 });
 
 test('our window showing a foreign page (or no frame) is rejected', async () => {
   const { calls, handle } = setup();
-  await assert.rejects(handle({ sender: { id: 7 }, senderFrame: { url: 'https://evil.example/' } }, 'engine:version', {}), IpcSenderError);
-  await assert.rejects(handle({ sender: { id: 7 }, senderFrame: { url: 'file:///tmp/x.html' } }, 'engine:version', {}), IpcSenderError);
+  await assert.rejects(
+    handle({ sender: { id: 7 }, senderFrame: { url: 'https://evil.example/' } }, 'engine:version', {}),
+    IpcSenderError,
+  );
+  await assert.rejects(
+    handle({ sender: { id: 7 }, senderFrame: { url: 'file:///tmp/x.html' } }, 'engine:version', {}),
+    IpcSenderError,
+  );
   await assert.rejects(handle({ sender: { id: 7 }, senderFrame: null }, 'engine:version', {}), IpcSenderError);
   assert.equal(calls.length, 0);
 });
@@ -56,7 +65,11 @@ test('payloads that break the contract are rejected', async () => {
     ['data:inspect', { source: { kind: 'http', dir: 'x' } }],
   ];
   for (const [channel, payload] of bad) {
-    await assert.rejects(handle(ours, channel, payload), ContractError, `${String(channel)} ${JSON.stringify(payload)}`);
+    await assert.rejects(
+      handle(ours, channel, payload),
+      ContractError,
+      `${String(channel)} ${JSON.stringify(payload)}`,
+    );
   }
   assert.equal(calls.length, 0);
 });
@@ -67,15 +80,26 @@ test('wired to the real handler map, as the desktop app wires it', async () => {
   const path = await import('node:path');
   const { createApiService } = await import('../../src-main/service/api-service.ts');
   const { MemoryVault } = await import('../../src-main/service/secret-vault.ts');
-  const service = createApiService({ home: mkdtempSync(path.join(os.tmpdir(), 'distill-ipc-')), vault: new MemoryVault() });
+  const service = createApiService({
+    home: mkdtempSync(path.join(os.tmpdir(), 'distill-ipc-')),
+    vault: new MemoryVault(),
+  });
   try {
     const handle = guardIpc({ isOurWindow: (id) => id === 7, dispatch: (c, r) => service.dispatch(c, r) });
-    assert.deepEqual(await handle(ours, 'engine:version', {}), { version: (await service.dispatch('engine:version', {}) as { version: string }).version });
+    assert.deepEqual(await handle(ours, 'engine:version', {}), {
+      version: ((await service.dispatch('engine:version', {})) as { version: string }).version,
+    });
     assert.deepEqual(await handle(ours, 'projects:create', { name: 'p1' }), { name: 'p1' });
     await assert.rejects(handle(ours, 'projects:create', { name: '' }), ContractError);
-    await assert.rejects(handle({ sender: { id: 8 }, senderFrame: ours.senderFrame }, 'projects:list', {}), IpcSenderError);
+    await assert.rejects(
+      handle({ sender: { id: 8 }, senderFrame: ours.senderFrame }, 'projects:list', {}),
+      IpcSenderError,
+    );
     const projects = (await handle(ours, 'projects:list', {})) as { name: string }[];
-    assert.deepEqual(projects.map((p) => p.name), ['p1']);
+    assert.deepEqual(
+      projects.map((p) => p.name),
+      ['p1'],
+    );
   } finally {
     service.close();
   }

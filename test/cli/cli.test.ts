@@ -15,7 +15,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const bin = path.join(root, 'bin', 'distill.js');
 
 function distill(args: string[], home: string) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--home', home], { encoding: 'utf8', cwd: root, timeout: 15 * 60_000 });
+  const r = spawnSync(process.execPath, [bin, ...args, '--home', home], {
+    encoding: 'utf8',
+    cwd: root,
+    timeout: 15 * 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -70,7 +74,7 @@ test('distill run: a short recipe trains, reports JSON, and exports an ONNX mode
   assert.match(r.stderr, /epoch +2/);
 });
 
-test('--budget: only for resume, a positive integer, and never lower than the run\'s budget', () => {
+test("--budget: only for resume, a positive integer, and never lower than the run's budget", () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
   const recipe = smallRecipe(home, {});
   const onRun = distill(['run', recipe, '--budget', '500'], home);
@@ -84,14 +88,24 @@ test('--budget: only for resume, a positive integer, and never lower than the ru
 
 test('distill run: a bad recipe fails before any work, listing every problem', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
-  const recipe = smallRecipe(home, { 'key: lenet5-half': 'key: lenet7', 'epochs: 60': 'epochs: -1', 'temperature: 4': 'temperature: 4, gamma: 2' });
+  const recipe = smallRecipe(home, {
+    'key: lenet5-half': 'key: lenet7',
+    'epochs: 60': 'epochs: -1',
+    'temperature: 4': 'temperature: 4, gamma: 2',
+  });
   const r = distill(['run', recipe, '--json'], home);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /training.epochs/);
   assert.match(r.stderr, /problems?\)/);
   assert.equal(r.stdout, '');
   assert.ok(!existsSync(path.join(home, 'runs')), 'no run folder may be created for a bad recipe');
-  const r2 = distill(['validate', smallRecipe(home, { 'key: lenet5-half': 'key: lenet7', 'temperature: 4': 'temperature: 4, gamma: 2' })], home);
+  const r2 = distill(
+    [
+      'validate',
+      smallRecipe(home, { 'key: lenet5-half': 'key: lenet7', 'temperature: 4': 'temperature: 4, gamma: 2' }),
+    ],
+    home,
+  );
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /unknown student "lenet7"/);
   assert.match(r2.stderr, /method.kwargs.*gamma/);
@@ -109,7 +123,11 @@ test('distill run: a plan larger than the budget stops before any query', () => 
 test('distill run: a bad DISTILL_WORKERS stops before any query', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'distill-home-'));
   const recipe = smallRecipe(home, { 'n: 2000': 'n: 300', 'queries: 2000': 'queries: 300', 'epochs: 60': 'epochs: 1' });
-  const r = spawnSync(process.execPath, [bin, 'run', recipe, '--home', home], { encoding: 'utf8', cwd: root, env: { ...process.env, DISTILL_WORKERS: 'two' } });
+  const r = spawnSync(process.execPath, [bin, 'run', recipe, '--home', home], {
+    encoding: 'utf8',
+    cwd: root,
+    env: { ...process.env, DISTILL_WORKERS: 'two' },
+  });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /DISTILL_WORKERS='two' is not a positive integer/);
   assert.ok(!existsSync(path.join(home, 'runs')), 'nothing is started, so no query is spent');
@@ -142,7 +160,12 @@ test('distill demo reaches at least 80% test accuracy with at most 2,000 teacher
   // held-out images, so 2,000 evaluation queries, never the full test split's 10,000.
   requireSystemDep('dataset-fashion-mnist');
   assert.equal(out.evaluationQueries, 2000);
-  assert.match(r.stderr, /local data: 2000 images from Fashion-MNIST train \(shipped demo subset\); held-out: 2000 images from Fashion-MNIST test \(shipped demo subset\)/);
+  assert.match(
+    r.stderr,
+    /local data: 2000 images from Fashion-MNIST train \(shipped demo subset\); held-out: 2000 images from Fashion-MNIST test \(shipped demo subset\)/,
+  );
   assert.match(r.stderr, /^distill demo took \d+ s$/m);
-  process.stderr.write(`demo: accuracy ${out.accuracy}, fidelity ${out.fidelity}, teacher ${out.teacherAccuracy}, ${out.queries} queries, ${out.seconds}s\n`);
+  process.stderr.write(
+    `demo: accuracy ${out.accuracy}, fidelity ${out.fidelity}, teacher ${out.teacherAccuracy}, ${out.queries} queries, ${out.seconds}s\n`,
+  );
 });

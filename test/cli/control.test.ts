@@ -22,7 +22,11 @@ const store = service.store;
 after(() => service.close());
 
 function distill(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--home', home], { encoding: 'utf8', cwd: root, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [bin, ...args, '--home', home], {
+    encoding: 'utf8',
+    cwd: root,
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -30,7 +34,13 @@ function distill(...args: string[]) {
 function twins(status: RunStatus, n: number): [string, string] {
   const ids = [`20260101T00000${n}-cli000`, `20260101T00000${n}-ui0000`] as [string, string];
   for (const id of ids) {
-    store.createRun({ id, projectId: store.projectId('control'), name: `${status} run`, recipe: {}, engineVersion: 't' });
+    store.createRun({
+      id,
+      projectId: store.projectId('control'),
+      name: `${status} run`,
+      recipe: {},
+      engineVersion: 't',
+    });
     if (status !== 'queued') store.updateRun(id, { status });
   }
   return ids;
@@ -52,7 +62,10 @@ test('distill cancel of a paused run cancels it at once, as runs:cancel does', a
 });
 
 test('distill cancel of a failed run, and of a running one, ends as runs:cancel leaves it', async () => {
-  for (const [status, n, expected] of [['failed', 2, { status: 'cancelled', control: null }], ['running', 3, { status: 'running', control: 'cancel' }]] as const) {
+  for (const [status, n, expected] of [
+    ['failed', 2, { status: 'cancelled', control: null }],
+    ['running', 3, { status: 'running', control: 'cancel' }],
+  ] as const) {
     const [cli, ui] = twins(status, n);
     const r = distill('cancel', cli);
     assert.equal(r.code, 0, r.stderr);
@@ -67,7 +80,10 @@ test('a finished run is refused by both, with the same reason; pause agrees too'
   const r = distill('cancel', cli);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /is completed; only a queued or running run can be asked to cancel/);
-  await assert.rejects(service.dispatch('runs:cancel', { runId: ui }), /is completed; only a queued or running run can be asked to cancel/);
+  await assert.rejects(
+    service.dispatch('runs:cancel', { runId: ui }),
+    /is completed; only a queued or running run can be asked to cancel/,
+  );
 
   const [paused] = twins('paused', 5);
   const p = distill('pause', paused);

@@ -16,7 +16,11 @@ const bin = path.join(root, 'bin', 'distill.js');
 const home = mkdtempSync(path.join(os.tmpdir(), 'distill-history-'));
 
 function distill(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--home', home], { encoding: 'utf8', cwd: root, timeout: 10 * 60_000 });
+  const r = spawnSync(process.execPath, [bin, ...args, '--home', home], {
+    encoding: 'utf8',
+    cwd: root,
+    timeout: 10 * 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -65,7 +69,10 @@ test('distill pause from another process stops a run; distill resume finishes it
   assert.match(resumed.stderr, /resuming from the checkpoint of epoch \d+/);
 
   const shown = JSON.parse(distill('show', first.runId, '--json').stdout);
-  assert.deepEqual(shown.metrics.map((m: { epoch: number }) => m.epoch), Array.from({ length: EPOCHS }, (_, i) => i + 1));
+  assert.deepEqual(
+    shown.metrics.map((m: { epoch: number }) => m.epoch),
+    Array.from({ length: EPOCHS }, (_, i) => i + 1),
+  );
   assert.ok(shown.events.some((e: { message: string }) => e.message === 'pause requested'));
   assert.equal(shown.status, 'completed');
 });

@@ -55,7 +55,11 @@ describe('readIdx / loadIdxImages', () => {
 
   it('rejects a labels file given as the images file', () => {
     const labels = writeIdx(path.join(dir, 'swap', 'labels'), [COUNT], labelValues);
-    throwsImportError(() => loadIdxImages(labels), labels, /bad magic 0x00000801, expected an IDX image file \(0x00000803\)/);
+    throwsImportError(
+      () => loadIdxImages(labels),
+      labels,
+      /bad magic 0x00000801, expected an IDX image file \(0x00000803\)/,
+    );
   });
 
   it('rejects a file that is not IDX at all', () => {
@@ -70,7 +74,10 @@ describe('readIdx / loadIdxImages', () => {
   });
 
   it('rejects trailing bytes', () => {
-    const file = writeFile(path.join(dir, 'trail', 'images'), Buffer.concat([idxBytes([COUNT, H, W], pixels), Buffer.alloc(3)]));
+    const file = writeFile(
+      path.join(dir, 'trail', 'images'),
+      Buffer.concat([idxBytes([COUNT, H, W], pixels), Buffer.alloc(3)]),
+    );
     throwsImportError(() => readIdx(file), file, /3 trailing bytes: header says 3×4×5 = 60 bytes, file has 63/);
   });
 
@@ -83,13 +90,21 @@ describe('readIdx / loadIdxImages', () => {
   it('rejects a label count that differs from the image count', () => {
     const images = writeIdx(path.join(dir, 'mismatch', 'images'), [COUNT, H, W], pixels);
     const labels = writeIdx(path.join(dir, 'mismatch', 'labels'), [COUNT - 1], labelValues.slice(1));
-    throwsImportError(() => loadIdxImages(images, labels), labels, /labels file has 2 items but images file images has 3/);
+    throwsImportError(
+      () => loadIdxImages(images, labels),
+      labels,
+      /labels file has 2 items but images file images has 3/,
+    );
   });
 
   it('rejects labels beyond the known class names', () => {
     const images = writeIdx(path.join(dir, 'names-range', 'images'), [COUNT, H, W], pixels);
     const labels = writeIdx(path.join(dir, 'names-range', 'labels'), [COUNT], labelValues);
-    throwsImportError(() => loadIdxImages(images, labels, ['a', 'b']), labels, /item 0 has label 2 but only 2 class names/);
+    throwsImportError(
+      () => loadIdxImages(images, labels, ['a', 'b']),
+      labels,
+      /item 0 has label 2 but only 2 class names/,
+    );
   });
 
   it('names a missing file', () => {
@@ -118,6 +133,10 @@ describe('findIdxPair', () => {
   it('errors when no images file is there', () => {
     const empty = path.join(dir, 'pair-empty');
     fs.mkdirSync(empty);
-    throwsImportError(() => findIdxPair(empty, 'train'), empty, /no train images file found \(looked for train-images-idx3-ubyte.gz/);
+    throwsImportError(
+      () => findIdxPair(empty, 'train'),
+      empty,
+      /no train images file found \(looked for train-images-idx3-ubyte.gz/,
+    );
   });
 });

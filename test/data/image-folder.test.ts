@@ -26,7 +26,10 @@ describe('loadImageFolder with class sub-folders', () => {
     assert.deepEqual(Array.from(set.labels!), [0, 1, 1]);
     assert.deepEqual([set.count, set.height, set.width, set.channels], [3, 3, 4, 1]);
     const first = (i: number) => set.images[i * 12];
-    assert.deepEqual([first(0), first(1), first(2)].map((v) => Math.round(v * 255)), [50, 100, 200]);
+    assert.deepEqual(
+      [first(0), first(1), first(2)].map((v) => Math.round(v * 255)),
+      [50, 100, 200],
+    );
   });
 
   it('uses three channels when any image has colour', () => {
@@ -89,7 +92,10 @@ describe('loadImageFolder with a flat folder', () => {
   it('resizes when a size is given', () => {
     const sized = path.join(dir, 'sized');
     writeFile(path.join(sized, 'small.png'), gray(60));
-    writeFile(path.join(sized, 'big.png'), pngBytes(8, 6, () => [60, 60, 60], true));
+    writeFile(
+      path.join(sized, 'big.png'),
+      pngBytes(8, 6, () => [60, 60, 60], true),
+    );
     const set = loadImageFolder(sized, { size: [5, 5] });
     assert.deepEqual([set.count, set.height, set.width, set.channels], [2, 5, 5, 1]);
     for (const v of set.images) assert.ok(Math.abs(v - 60 / 255) < 1e-6);
@@ -101,7 +107,11 @@ describe('loadImageFolder errors', () => {
     const bad = path.join(dir, 'corrupt');
     writeFile(path.join(bad, 'cat', 'ok.png'), gray(9));
     const file = writeFile(path.join(bad, 'cat', '003.png'), Buffer.from('GIF89a-not-really'));
-    throwsImportError(() => loadImageFolder(bad), file, /not a PNG or JPEG \(first bytes 47 49 46 38 39 61 2d 6e\); looks like GIF/);
+    throwsImportError(
+      () => loadImageFolder(bad),
+      file,
+      /not a PNG or JPEG \(first bytes 47 49 46 38 39 61 2d 6e\); looks like GIF/,
+    );
   });
 
   it('names a truncated PNG', () => {
@@ -114,8 +124,15 @@ describe('loadImageFolder errors', () => {
   it('names an image whose size differs from the first', () => {
     const bad = path.join(dir, 'sizes');
     writeFile(path.join(bad, 'a.png'), gray(1));
-    const file = writeFile(path.join(bad, 'img.png'), pngBytes(6, 6, () => [0, 0, 0], true));
-    throwsImportError(() => loadImageFolder(bad), file, /is 6×6 \(height×width\) but the folder's first image a.png is 3×4/);
+    const file = writeFile(
+      path.join(bad, 'img.png'),
+      pngBytes(6, 6, () => [0, 0, 0], true),
+    );
+    throwsImportError(
+      () => loadImageFolder(bad),
+      file,
+      /is 6×6 \(height×width\) but the folder's first image a.png is 3×4/,
+    );
   });
 
   it('reports an empty folder, an empty class and a missing folder', () => {

@@ -12,8 +12,18 @@ after(() => removeDir(dir));
 
 function writeSplit(folder: string, split: 'train' | 'test', count: number): void {
   const prefix = split === 'train' ? 'train' : 't10k';
-  writeIdx(path.join(folder, `${prefix}-images-idx3-ubyte.gz`), [count, 2, 2], new Uint8Array(count * 4).fill(255), true);
-  writeIdx(path.join(folder, `${prefix}-labels-idx1-ubyte.gz`), [count], Array.from({ length: count }, (_, i) => i % 10), true);
+  writeIdx(
+    path.join(folder, `${prefix}-images-idx3-ubyte.gz`),
+    [count, 2, 2],
+    new Uint8Array(count * 4).fill(255),
+    true,
+  );
+  writeIdx(
+    path.join(folder, `${prefix}-labels-idx1-ubyte.gz`),
+    [count],
+    Array.from({ length: count }, (_, i) => i % 10),
+    true,
+  );
 }
 
 describe('loadDataset', () => {
@@ -44,7 +54,10 @@ describe('loadDataset', () => {
 
   it('loads an image folder', () => {
     const folder = path.join(dir, 'pngs');
-    writeFile(path.join(folder, 'a', '1.png'), pngBytes(3, 3, () => [10, 20, 30]));
+    writeFile(
+      path.join(folder, 'a', '1.png'),
+      pngBytes(3, 3, () => [10, 20, 30]),
+    );
     const set = loadDataset({ kind: 'folder', dir: folder, grayscale: true, size: [2, 2] });
     assert.deepEqual([set.count, set.height, set.width, set.channels], [1, 2, 2, 1]);
     assert.deepEqual(set.classNames, ['a']);
@@ -73,20 +86,17 @@ describe('resolveFashionMnistDir', () => {
     );
   });
 
-  it(
-    'loads the real Fashion-MNIST train set from the Debian package',
-    () => {
-      requireSystemDep('dataset-fashion-mnist');
-      assert.deepEqual(resolveFashionMnistDir(), { dir: DEBIAN_FASHION_MNIST_DIR, origin: 'debian' });
-      const set = loadDataset({ kind: 'idx' });
-      assert.deepEqual([set.count, set.height, set.width, set.channels], [60000, 28, 28, 1]);
-      assert.deepEqual(set.classNames, [...FASHION_MNIST_CLASSES]);
-      const counts = new Array(10).fill(0);
-      for (const l of set.labels!) counts[l]++;
-      assert.deepEqual(counts, new Array(10).fill(6000));
-      let max = 0;
-      for (const v of set.images) if (v > max) max = v;
-      assert.equal(max, 1);
-    },
-  );
+  it('loads the real Fashion-MNIST train set from the Debian package', () => {
+    requireSystemDep('dataset-fashion-mnist');
+    assert.deepEqual(resolveFashionMnistDir(), { dir: DEBIAN_FASHION_MNIST_DIR, origin: 'debian' });
+    const set = loadDataset({ kind: 'idx' });
+    assert.deepEqual([set.count, set.height, set.width, set.channels], [60000, 28, 28, 1]);
+    assert.deepEqual(set.classNames, [...FASHION_MNIST_CLASSES]);
+    const counts = new Array(10).fill(0);
+    for (const l of set.labels!) counts[l]++;
+    assert.deepEqual(counts, new Array(10).fill(6000));
+    let max = 0;
+    for (const v of set.images) if (v > max) max = v;
+    assert.equal(max, 1);
+  });
 });

@@ -71,13 +71,22 @@ describe('sampleFewShot', () => {
 
   it('returns everything, shuffled, when n equals the count', () => {
     const { indices } = sampleFewShot(set, { n: 103, seed: 9 });
-    assert.deepEqual([...indices].sort((x, y) => x - y), Array.from({ length: 103 }, (_, i) => i));
-    assert.notDeepEqual(Array.from(indices), Array.from({ length: 103 }, (_, i) => i));
+    assert.deepEqual(
+      [...indices].sort((x, y) => x - y),
+      Array.from({ length: 103 }, (_, i) => i),
+    );
+    assert.notDeepEqual(
+      Array.from(indices),
+      Array.from({ length: 103 }, (_, i) => i),
+    );
   });
 
   it('rejects n larger than the set, bad n, and balancing without labels', () => {
     const isErr = (re: RegExp) => (err: unknown) => err instanceof DataImportError && re.test(err.message);
-    assert.throws(() => sampleFewShot(set, { n: 104, seed: 1 }), isErr(/asked for 104 images but the set has only 103/));
+    assert.throws(
+      () => sampleFewShot(set, { n: 104, seed: 1 }),
+      isErr(/asked for 104 images but the set has only 103/),
+    );
     assert.throws(() => sampleFewShot(set, { n: 0, seed: 1 }), isErr(/positive whole number/));
     assert.throws(() => sampleFewShot(set, { n: 2.5, seed: 1 }), isErr(/positive whole number/));
     assert.throws(() => sampleFewShot(makeSet(10, 2, false), { n: 2, seed: 1, balanced: true }), isErr(/needs labels/));
@@ -89,7 +98,8 @@ describe('sampleFewShot', () => {
     skewed.classNames = ['common', 'rare'];
     assert.throws(
       () => sampleFewShot(skewed, { n: 10, seed: 1, balanced: true }),
-      (err: unknown) => err instanceof DataImportError && /class 1 \(rare\) has only 2 images.*needs 5/.test(err.message),
+      (err: unknown) =>
+        err instanceof DataImportError && /class 1 \(rare\) has only 2 images.*needs 5/.test(err.message),
     );
   });
 });

@@ -35,8 +35,15 @@ before(async () => {
   assert.equal(build.status, 0, build.stderr + build.stdout);
   mkdirSync(shots, { recursive: true });
   tmp = mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-'));
-  teacher = await startTeacherServer({ model: path.join(root, 'resources', 'teachers', 'fashion-mnist-cnn.json'), protocols: ['kserve-v2'], token: TEACHER_TOKEN });
-  serve = spawn(process.execPath, [path.join(root, 'bin', 'distill.js'), 'serve', '--home', path.join(tmp, 'home')], { cwd: tmp, stdio: ['ignore', 'pipe', 'inherit'] });
+  teacher = await startTeacherServer({
+    model: path.join(root, 'resources', 'teachers', 'fashion-mnist-cnn.json'),
+    protocols: ['kserve-v2'],
+    token: TEACHER_TOKEN,
+  });
+  serve = spawn(process.execPath, [path.join(root, 'bin', 'distill.js'), 'serve', '--home', path.join(tmp, 'home')], {
+    cwd: tmp,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   url = await new Promise<string>((resolve, reject) => {
     let out = '';
     serve.stdout?.on('data', (d: Buffer) => {
@@ -49,7 +56,13 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     // playwright-core gives each launch a fresh temporary profile (its own --user-data-dir).
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
   });
 });
 
@@ -79,7 +92,9 @@ test('walks the whole wizard and downloads a bundle', { timeout: 600_000 }, asyn
     await walk(page);
   } catch (err) {
     await page.screenshot({ path: path.join(tmp, 'failure.png'), fullPage: true });
-    throw new Error(`${(err as Error).message}\n(screenshot: ${path.join(tmp, 'failure.png')}; console: ${problems.join(' | ')})`);
+    throw new Error(
+      `${(err as Error).message}\n(screenshot: ${path.join(tmp, 'failure.png')}; console: ${problems.join(' | ')})`,
+    );
   }
 });
 
@@ -99,7 +114,11 @@ async function walk(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Next' }).focus();
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: '2 · Teacher' }).waitFor();
-  assert.match(await page.evaluate(() => document.activeElement?.textContent ?? ''), /Step 2 of 8: Teacher/, 'focus moves to the new step');
+  assert.match(
+    await page.evaluate(() => document.activeElement?.textContent ?? ''),
+    /Step 2 of 8: Teacher/,
+    'focus moves to the new step',
+  );
 
   // 2 Teacher — an unreachable one is reported, then the real one answers.
   await page.getByLabel('Protocol').selectOption('kserve-v2');
@@ -169,10 +188,14 @@ async function walk(page: Page): Promise<void> {
   // 6 Train — pause as soon as it runs, resume, and let it finish.
   await page.getByRole('button', { name: 'Start training' }).click();
   await page.getByRole('button', { name: 'Pause' }).click();
-  await status(page).filter({ hasText: /^paused$/ }).waitFor({ timeout: 180_000 });
+  await status(page)
+    .filter({ hasText: /^paused$/ })
+    .waitFor({ timeout: 180_000 });
   await shot(page, '06-train-paused');
   await page.getByRole('button', { name: 'Resume' }).click();
-  await status(page).filter({ hasText: /^completed$/ }).waitFor({ timeout: 300_000 });
+  await status(page)
+    .filter({ hasText: /^completed$/ })
+    .waitFor({ timeout: 300_000 });
   await shot(page, '06-train');
   const store = Store.open(path.join(tmp, 'home'));
   try {
@@ -200,19 +223,32 @@ async function walk(page: Page): Promise<void> {
   assert.match(download.suggestedFilename(), /^distill-bundle-.*\.tar\.gz$/);
   const tar = gunzipSync(readFileSync(file));
   const names: string[] = [];
-  for (let off = 0; off + 512 <= tar.length; ) {
-    const name = tar.subarray(off, off + 100).toString('utf8').replace(/\0.*$/s, '');
+  for (let off = 0; off + 512 <= tar.length;) {
+    const name = tar
+      .subarray(off, off + 100)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
     if (!name) break;
-    const size = parseInt(tar.subarray(off + 124, off + 136).toString('utf8').replace(/\0.*$/s, ''), 8);
+    const size = parseInt(
+      tar
+        .subarray(off + 124, off + 136)
+        .toString('utf8')
+        .replace(/\0.*$/s, ''),
+      8,
+    );
     names.push(path.basename(name));
     off += 512 + Math.ceil(size / 512) * 512;
   }
-  for (const f of ['model.onnx', 'model.fp16.onnx', 'model.int8.onnx', 'signature.json', 'model-card.md']) assert.ok(names.includes(f), `${f} in ${names.join(', ')}`);
+  for (const f of ['model.onnx', 'model.fp16.onnx', 'model.int8.onnx', 'signature.json', 'model-card.md'])
+    assert.ok(names.includes(f), `${f} in ${names.join(', ')}`);
 
   // History, in the dark theme too.
   await page.getByRole('button', { name: 'History' }).click();
   await page.getByRole('table', { name: 'Runs' }).waitFor();
-  await page.getByRole('checkbox', { name: /^Select run/ }).first().check();
+  await page
+    .getByRole('checkbox', { name: /^Select run/ })
+    .first()
+    .check();
   await page.getByText('Accuracy and fidelity').first().waitFor();
   await shot(page, '09-history');
   await page.getByLabel('Theme').selectOption('dark');

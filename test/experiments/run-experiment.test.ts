@@ -39,7 +39,7 @@ test('the shipped fashion-fewshot spec parses and covers both response kinds and
   assert.ok(cells.some((c) => c.method.label === 'gpd-no-dt'));
 });
 
-test('a spec may set the batch size, learning rate and schedule for every cell; otherwise the base recipe\'s stand', () => {
+test("a spec may set the batch size, learning rate and schedule for every cell; otherwise the base recipe's stand", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'experiment-'));
   const { recipe: base } = loadRecipeFile(path.join(RESOURCES_DIR, 'recipes', 'demo.yaml'));
   for (const [training, batch, lr, schedule] of [
@@ -50,9 +50,15 @@ test('a spec may set the batch size, learning rate and schedule for every cell; 
     writeFileSync(file, SPEC.replace('training: { epochs: 1 }', `training: ${training}`));
     const { spec } = loadExperimentSpec(file);
     const r = cellRecipe(base, spec, expandGrid(spec)[0], 'http://127.0.0.1:18497', undefined);
-    assert.deepEqual([r.training.epochs, r.training.batchSize, r.training.learningRate, r.training.schedule], [3, batch, lr, schedule]);
+    assert.deepEqual(
+      [r.training.epochs, r.training.batchSize, r.training.learningRate, r.training.schedule],
+      [3, batch, lr, schedule],
+    );
   }
-  writeFileSync(path.join(dir, 'bad.yaml'), SPEC.replace('training: { epochs: 1 }', 'training: { epochs: 1, schedule: step }'));
+  writeFileSync(
+    path.join(dir, 'bad.yaml'),
+    SPEC.replace('training: { epochs: 1 }', 'training: { epochs: 1, schedule: step }'),
+  );
   assert.throws(() => loadExperimentSpec(path.join(dir, 'bad.yaml')), /training\.schedule/);
 });
 
@@ -73,9 +79,15 @@ test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells whe
     const cells = await runExperiment({ spec, baseDir, store, home, outDir });
     assert.equal(cells.length, 4);
     assert.doesNotMatch(readFileSync(path.join(outDir, 'results.md'), 'utf8'), /Not run yet/);
-    assert.ok(cells.every((c) => c.status === 'completed'), JSON.stringify(cells.map((c) => [c.id, c.status, c.error])));
+    assert.ok(
+      cells.every((c) => c.status === 'completed'),
+      JSON.stringify(cells.map((c) => [c.id, c.status, c.error])),
+    );
     // kd-hard spends N queries at any budget: the larger budget repeats the smaller one's run.
-    assert.equal(cells.find((c) => c.id.includes('kd-hard/probabilities/150'))?.sameAs, 'lenet5-half/kd-hard/probabilities/100/s1');
+    assert.equal(
+      cells.find((c) => c.id.includes('kd-hard/probabilities/150'))?.sameAs,
+      'lenet5-half/kd-hard/probabilities/100/s1',
+    );
     const fs150 = cells.find((c) => c.id.includes('fs-bbt/probabilities/150'))!;
     assert.equal(fs150.queriesUsed, 150);
     // The 100 local images were already paid for by earlier cells: the reply cache is shared.
@@ -91,14 +103,21 @@ test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells whe
     const runsBefore = store.listRuns().length;
     const again = await runExperiment({ spec, baseDir, store, home, outDir });
     assert.equal(store.listRuns().length, runsBefore);
-    assert.deepEqual(again.map((c) => c.accuracy), cells.map((c) => c.accuracy));
+    assert.deepEqual(
+      again.map((c) => c.accuracy),
+      cells.map((c) => c.accuracy),
+    );
 
     // A cell whose run was finished outside the runner (`distill resume --budget` after its budget
     // ran out) is taken from that run's summary, not resumed again (which would refuse a completed run).
     const resultsFile = path.join(outDir, 'results.json');
     const saved = JSON.parse(readFileSync(resultsFile, 'utf8')) as { cells: CellResult[] };
     const row = saved.cells.find((c) => c.id === fs150.id)!;
-    Object.assign(row, { status: 'failed', error: 'query budget exhausted: 1 more sample(s) requested, 0 of 150 left', accuracy: undefined });
+    Object.assign(row, {
+      status: 'failed',
+      error: 'query budget exhausted: 1 more sample(s) requested, 0 of 150 left',
+      accuracy: undefined,
+    });
     writeFileSync(resultsFile, JSON.stringify(saved));
     const taken = await runExperiment({ spec, baseDir, store, home, outDir });
     assert.equal(store.listRuns().length, runsBefore);
@@ -112,15 +131,34 @@ test('runs a grid, writes CSV, Markdown and a plot, and skips finished cells whe
 });
 
 test('results.md summarises runs that differ only by seed: mean, sample sd, range', () => {
-  const cell = (method: string, budget: number, seed: number, accuracy: number, extra: Partial<CellResult> = {}): CellResult => ({
-    id: `s/${method}/probabilities/${budget}/s${seed}`, student: 's', method, methodKey: method, responseKind: 'probabilities', budget, seed,
-    status: 'completed', accuracy, ratio: accuracy / 0.9, teacherAccuracy: 0.9, ...extra,
+  const cell = (
+    method: string,
+    budget: number,
+    seed: number,
+    accuracy: number,
+    extra: Partial<CellResult> = {},
+  ): CellResult => ({
+    id: `s/${method}/probabilities/${budget}/s${seed}`,
+    student: 's',
+    method,
+    methodKey: method,
+    responseKind: 'probabilities',
+    budget,
+    seed,
+    status: 'completed',
+    accuracy,
+    ratio: accuracy / 0.9,
+    teacherAccuracy: 0.9,
+    ...extra,
   });
   const rows = [
-    cell('fs-bbt', 20000, 7, 0.87), cell('fs-bbt', 20000, 8, 0.88), cell('fs-bbt', 20000, 9, 0.89),
+    cell('fs-bbt', 20000, 7, 0.87),
+    cell('fs-bbt', 20000, 8, 0.88),
+    cell('fs-bbt', 20000, 9, 0.89),
     cell('kd-soft', 2000, 7, 0.85), // one seed only: no summary row
     cell('kd-soft', 5000, 8, 0.85, { sameAs: 's/kd-soft/probabilities/2000/s8' }), // a repeated row, not a run
-    cell('active-mixup', 20000, 7, 0.86), cell('active-mixup', 20000, 8, 0.5, { status: 'failed' }),
+    cell('active-mixup', 20000, 7, 0.86),
+    cell('active-mixup', 20000, 8, 0.5, { status: 'failed' }),
   ];
   const lines = seedSummary(rows);
   const body = lines.filter((l) => l.startsWith('| ') && !l.startsWith('| method'));
@@ -130,8 +168,21 @@ test('results.md summarises runs that differ only by seed: mean, sample sd, rang
 
 test('the closing summary names every cell that is not done, with its error, and says how to finish it', () => {
   const base = { student: 's', methodKey: 'fs-bbt', method: 'fs-bbt', responseKind: 'probabilities', budget: 20000 };
-  const done: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s7', seed: 7, status: 'completed', accuracy: 0.87 };
-  const paused: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s8', seed: 8, status: 'failed', runId: 'r8', error: 'connection to the teacher failed (ECONNRESET)' };
+  const done: CellResult = {
+    ...base,
+    id: 's/fs-bbt/probabilities/20000/s7',
+    seed: 7,
+    status: 'completed',
+    accuracy: 0.87,
+  };
+  const paused: CellResult = {
+    ...base,
+    id: 's/fs-bbt/probabilities/20000/s8',
+    seed: 8,
+    status: 'failed',
+    runId: 'r8',
+    error: 'connection to the teacher failed (ECONNRESET)',
+  };
   const cut: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s9', seed: 9, status: 'running', runId: 'r9' };
   assert.equal(experimentSummary([done], '/out'), '1 of 1 cells done; results in /out\n');
   const text = experimentSummary([done, paused, cut], '/out');
@@ -142,9 +193,22 @@ test('the closing summary names every cell that is not done, with its error, and
   assert.match(lines[3], /^Run the same command again to finish them: .*resumes from its last checkpoint/);
   assert.equal(lines.length, 4);
   // A cell paused because its budget ran out would pause again on a plain resume: the summary says how to raise it.
-  const broke: CellResult = { ...base, id: 's/fs-bbt/probabilities/20000/s10', seed: 10, status: 'failed', runId: 'r10', error: 'query budget exhausted: 256 more sample(s) requested, 233 of 20000 left' };
+  const broke: CellResult = {
+    ...base,
+    id: 's/fs-bbt/probabilities/20000/s10',
+    seed: 10,
+    status: 'failed',
+    runId: 'r10',
+    error: 'query budget exhausted: 256 more sample(s) requested, 233 of 20000 left',
+  };
   const more = experimentSummary([done, broke], '/out').trimEnd().split('\n');
-  assert.equal(more[1], '  not done: s/fs-bbt/probabilities/20000/s10 (query budget exhausted: 256 more sample(s) requested, 233 of 20000 left)');
-  assert.equal(more[2], '    its budget ran out: raise it first with `distill resume r10 --budget N` (N above 20000, same --home), then run the command again');
+  assert.equal(
+    more[1],
+    '  not done: s/fs-bbt/probabilities/20000/s10 (query budget exhausted: 256 more sample(s) requested, 233 of 20000 left)',
+  );
+  assert.equal(
+    more[2],
+    '    its budget ran out: raise it first with `distill resume r10 --budget N` (N above 20000, same --home), then run the command again',
+  );
   assert.match(more[3], /^Run the same command again to finish it:/);
 });

@@ -53,7 +53,17 @@ test('distill export writes a proven bundle whose Node example classifies a held
   const exp = distill(['export', runId, '--home', home, '--out', out, '--json']);
   assert.equal(exp.code, 0, exp.stderr);
   const report = lastJson(exp.stdout);
-  for (const f of ['model.onnx', 'model.fp16.onnx', 'model.int8.onnx', 'signature.json', 'model-card.json', 'model-card.md', 'example-node.mjs', 'example_python.py', 'README.md']) {
+  for (const f of [
+    'model.onnx',
+    'model.fp16.onnx',
+    'model.int8.onnx',
+    'signature.json',
+    'model-card.json',
+    'model-card.md',
+    'example-node.mjs',
+    'example_python.py',
+    'README.md',
+  ]) {
     assert.ok(existsSync(path.join(out, f)), `${f} missing from the bundle`);
   }
 
@@ -73,13 +83,16 @@ test('distill export writes a proven bundle whose Node example classifies a held
   assert.equal(card.data.fingerprint, summary.data.fingerprint);
   assert.equal(card.budget.trainingQueries, 1000);
   assert.equal(card.student.params, summary.student.params);
-  assert.equal(card.calibration.matchesRunFingerprint, true, 'int8 is calibrated on the run\'s own local images');
+  assert.equal(card.calibration.matchesRunFingerprint, true, "int8 is calibrated on the run's own local images");
   const by = Object.fromEntries(card.precisions.map((p: any) => [p.precision, p]));
   assert.ok(by.fp32.maxAbsDiffVsFp32Student <= 1e-4, `fp32 max diff ${by.fp32.maxAbsDiffVsFp32Student}`);
   assert.equal(by.fp32.fidelityVsFp32Student, 1);
   assert.ok(by.fp16.sizeBytes < 0.6 * by.fp32.sizeBytes, 'fp16 weights halve the file');
   assert.ok(by.int8.sizeBytes < 0.4 * by.fp32.sizeBytes, 'int8 weights quarter the file');
-  assert.ok(by.int8.integerKernels.includes('QLinearConv') && by.int8.integerKernels.includes('QGemm'), by.int8.integerKernels.join(' '));
+  assert.ok(
+    by.int8.integerKernels.includes('QLinearConv') && by.int8.integerKernels.includes('QGemm'),
+    by.int8.integerKernels.join(' '),
+  );
   assert.deepEqual(by.int8.floatComputeLeft, []);
   for (const p of card.precisions) {
     assert.equal(typeof p.accuracyDropVsFp32Student, 'number', `${p.precision} accuracy drop is reported`);
@@ -89,11 +102,22 @@ test('distill export writes a proven bundle whose Node example classifies a held
   const md = readFileSync(path.join(out, 'model-card.md'), 'utf8');
   assert.match(md, new RegExp(summary.data.fingerprint));
   assert.match(md, /\| int8 \| `model\.int8\.onnx` \|/);
-  t.diagnostic(`bundle: ${card.precisions.map((p: any) => `${p.precision} ${p.sizeBytes} B acc ${p.accuracy} drop ${p.accuracyDropVsFp32Student} fid ${p.fidelityVsFp32Student} diff ${p.maxAbsDiffVsFp32Student.toExponential(2)}`).join('; ')}`);
+  t.diagnostic(
+    `bundle: ${card.precisions.map((p: any) => `${p.precision} ${p.sizeBytes} B acc ${p.accuracy} drop ${p.accuracyDropVsFp32Student} fid ${p.fidelityVsFp32Student} diff ${p.maxAbsDiffVsFp32Student.toExponential(2)}`).join('; ')}`,
+  );
 
   for (const f of ['model.onnx', 'model.fp16.onnx', 'model.int8.onnx']) checkWithOnnxChecker(path.join(out, f));
   // Python onnxruntime is not installable here, so the Python example is only compiled.
-  const pyc = spawnSync(PYTHON, ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', path.join(out, 'example_python.py'), path.join(work, 'example.pyc')], { encoding: 'utf8' });
+  const pyc = spawnSync(
+    PYTHON,
+    [
+      '-c',
+      'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)',
+      path.join(out, 'example_python.py'),
+      path.join(work, 'example.pyc'),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(pyc.status, 0, pyc.stderr);
 
   // A held-out image the trained student gets right, with a clear margin so no rounding can flip it.
@@ -122,13 +146,21 @@ test('distill export writes a proven bundle whose Node example classifies a held
   // A user runs `npm i onnxruntime-node pngjs` in the bundle; the project's copies stand in for that.
   symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
   const expected = sig.classNames[test.labels![pick]];
-  const ex = spawnSync(process.execPath, [path.join(out, 'example-node.mjs'), pngFile], { encoding: 'utf8', cwd: work });
+  const ex = spawnSync(process.execPath, [path.join(out, 'example-node.mjs'), pngFile], {
+    encoding: 'utf8',
+    cwd: work,
+  });
   assert.equal(ex.status, 0, ex.stderr);
   assert.equal(ex.stdout.split('\n')[0].split('\t')[0], expected, ex.stdout);
-  const ex8 = spawnSync(process.execPath, [path.join(out, 'example-node.mjs'), pngFile, 'model.int8.onnx'], { encoding: 'utf8', cwd: work });
+  const ex8 = spawnSync(process.execPath, [path.join(out, 'example-node.mjs'), pngFile, 'model.int8.onnx'], {
+    encoding: 'utf8',
+    cwd: work,
+  });
   assert.equal(ex8.status, 0, ex8.stderr);
   assert.ok(sig.classNames.includes(ex8.stdout.split('\n')[0].split('\t')[0]), ex8.stdout);
-  t.diagnostic(`image ${pick} (${expected}): fp32 example says "${ex.stdout.split('\n')[0]}", int8 "${ex8.stdout.split('\n')[0]}"`);
+  t.diagnostic(
+    `image ${pick} (${expected}): fp32 example says "${ex.stdout.split('\n')[0]}", int8 "${ex8.stdout.split('\n')[0]}"`,
+  );
 });
 
 test('distill export fails clearly for a missing run and a bad option', () => {

@@ -18,8 +18,15 @@ export function randomizeBatchNorm(model: tf.LayersModel, rng: Rng): void {
     const values = layer.weights.map((w) => {
       const n = w.shape[0] as number;
       const name = w.originalName;
-      return tf.tensor1d(Float32Array.from({ length: n }, () =>
-        name.endsWith('gamma') ? 0.5 + rng.next() : name.endsWith('moving_variance') ? 0.3 + 1.5 * rng.next() : 0.5 * rng.normal()));
+      return tf.tensor1d(
+        Float32Array.from({ length: n }, () =>
+          name.endsWith('gamma')
+            ? 0.5 + rng.next()
+            : name.endsWith('moving_variance')
+              ? 0.3 + 1.5 * rng.next()
+              : 0.5 * rng.normal(),
+        ),
+      );
     });
     layer.setWeights(values);
     values.forEach((v) => v.dispose());
@@ -29,6 +36,10 @@ export function randomizeBatchNorm(model: tf.LayersModel, rng: Rng): void {
 /** onnx.checker with full_check (strict shape and type inference); python3-onnx must be installed. */
 export function checkWithOnnxChecker(file: string): void {
   requireSystemDep('python3-onnx');
-  const r = spawnSync(PYTHON, ['-c', 'import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)', file], { encoding: 'utf8' });
+  const r = spawnSync(
+    PYTHON,
+    ['-c', 'import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)', file],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, `onnx.checker rejected ${file}:\n${r.stderr}`);
 }

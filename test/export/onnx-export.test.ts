@@ -31,8 +31,10 @@ function randomizeBatchNorm(model: tf.LayersModel, rng: Rng): void {
       const n = w.shape[0] as number;
       const name = w.originalName;
       const data = Float32Array.from({ length: n }, () =>
-        name.endsWith('gamma') ? 0.5 + rng.next()
-          : name.endsWith('moving_variance') ? 0.3 + 1.5 * rng.next()
+        name.endsWith('gamma')
+          ? 0.5 + rng.next()
+          : name.endsWith('moving_variance')
+            ? 0.3 + 1.5 * rng.next()
             : 0.5 * rng.normal(),
       );
       return tf.tensor1d(data);
@@ -54,8 +56,13 @@ function opTypes(bytes: Uint8Array): string[] {
   return (decode(bytes).graph?.node ?? []).map((n) => n.opType ?? '');
 }
 
-
-async function assertParity(model: tf.LayersModel, bytes: Uint8Array, inputShape: number[], layout: InputLayout, rng: Rng) {
+async function assertParity(
+  model: tf.LayersModel,
+  bytes: Uint8Array,
+  inputShape: number[],
+  layout: InputLayout,
+  rng: Rng,
+) {
   const results = [];
   // Batch sizes other than the 8 used for the main check prove the batch axis is symbolic.
   for (const n of [8, 1, 5]) {
@@ -137,29 +144,55 @@ test('odd spatial sizes (asymmetric SAME padding) still match', async () => {
 function kitchenSink(seed: number): tf.LayersModel {
   const init = () => tf.initializers.glorotUniform({ seed: seed++ });
   const input = tf.input({ shape: [11, 9, 3], name: 'img' });
-  const c1 = tf.layers.conv2d({ name: 'c1', filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: init() }).apply(input) as tf.SymbolicTensor;
+  const c1 = tf.layers
+    .conv2d({ name: 'c1', filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: init() })
+    .apply(input) as tf.SymbolicTensor;
   const bn1 = tf.layers.batchNormalization({ name: 'bn_shared' }).apply(c1) as tf.SymbolicTensor;
   const side = tf.layers.leakyReLU({ name: 'side_leaky', alpha: 0.2 }).apply(c1) as tf.SymbolicTensor;
   const cat = tf.layers.concatenate({ name: 'cat' }).apply([bn1, side]) as tf.SymbolicTensor;
-  const sep = tf.layers.separableConv2d({
-    name: 'sep', filters: 8, kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same',
-    depthwiseInitializer: init(), pointwiseInitializer: init(),
-  }).apply(cat) as tf.SymbolicTensor;
+  const sep = tf.layers
+    .separableConv2d({
+      name: 'sep',
+      filters: 8,
+      kernelSize: 3,
+      depthMultiplier: 2,
+      strides: 2,
+      padding: 'same',
+      depthwiseInitializer: init(),
+      pointwiseInitializer: init(),
+    })
+    .apply(cat) as tf.SymbolicTensor;
   const sepBn = tf.layers.batchNormalization({ name: 'sep_bn', epsilon: 1e-5 }).apply(sep) as tf.SymbolicTensor;
-  const dil = tf.layers.conv2d({
-    name: 'dilated', filters: 8, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'elu', kernelInitializer: init(),
-  }).apply(sepBn) as tf.SymbolicTensor;
+  const dil = tf.layers
+    .conv2d({
+      name: 'dilated',
+      filters: 8,
+      kernelSize: 3,
+      dilationRate: 2,
+      padding: 'same',
+      activation: 'elu',
+      kernelInitializer: init(),
+    })
+    .apply(sepBn) as tf.SymbolicTensor;
   const mul = tf.layers.multiply({ name: 'gate' }).apply([dil, sepBn]) as tf.SymbolicTensor;
-  const mp = tf.layers.maxPooling2d({ name: 'mp', poolSize: 3, strides: 2, padding: 'same' }).apply(mul) as tf.SymbolicTensor;
-  const ap = tf.layers.averagePooling2d({ name: 'ap', poolSize: 2, strides: 1, padding: 'same' }).apply(mp) as tf.SymbolicTensor;
+  const mp = tf.layers
+    .maxPooling2d({ name: 'mp', poolSize: 3, strides: 2, padding: 'same' })
+    .apply(mul) as tf.SymbolicTensor;
+  const ap = tf.layers
+    .averagePooling2d({ name: 'ap', poolSize: 2, strides: 1, padding: 'same' })
+    .apply(mp) as tf.SymbolicTensor;
   // Softmax over the channel axis of a feature map: axis -1 in tfjs is axis 1 in NCHW.
   const act = tf.layers.softmax({ name: 'channel_softmax', axis: -1 }).apply(ap) as tf.SymbolicTensor;
   const drop = tf.layers.dropout({ name: 'drop', rate: 0.5 }).apply(act) as tf.SymbolicTensor;
   const flat = tf.layers.flatten({ name: 'flat' }).apply(drop) as tf.SymbolicTensor;
-  const fc = tf.layers.dense({ name: 'fc', units: 12, activation: 'relu6', kernelInitializer: init() }).apply(flat) as tf.SymbolicTensor;
+  const fc = tf.layers
+    .dense({ name: 'fc', units: 12, activation: 'relu6', kernelInitializer: init() })
+    .apply(flat) as tf.SymbolicTensor;
   const fcBn = tf.layers.batchNormalization({ name: 'fc_bn' }).apply(fc) as tf.SymbolicTensor;
   const squashed = tf.layers.activation({ name: 'act_tanh', activation: 'tanh' }).apply(fcBn) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ name: 'logits', units: 5, kernelInitializer: init() }).apply(squashed) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ name: 'logits', units: 5, kernelInitializer: init() })
+    .apply(squashed) as tf.SymbolicTensor;
   return tf.model({ name: 'kitchen_sink', inputs: input, outputs: out });
 }
 
@@ -172,7 +205,18 @@ test('mixed functional model: unfoldable BN kept, foldable BN folded, outputs ma
     const ops = opTypes(exported.bytes);
     // bn_shared's conv output also feeds side_leaky, and fc_bn follows a Dense: both stay.
     assert.equal(ops.filter((o) => o === 'BatchNormalization').length, 2, ops.join(', '));
-    for (const op of ['Concat', 'Mul', 'MaxPool', 'AveragePool', 'Clip', 'Softmax', 'LeakyRelu', 'Elu', 'Tanh', 'Gemm']) {
+    for (const op of [
+      'Concat',
+      'Mul',
+      'MaxPool',
+      'AveragePool',
+      'Clip',
+      'Softmax',
+      'LeakyRelu',
+      'Elu',
+      'Tanh',
+      'Gemm',
+    ]) {
       assert.ok(ops.includes(op), `${op} present`);
     }
     assert.ok(!ops.includes('Dropout'));
@@ -188,11 +232,18 @@ test('mixed functional model: unfoldable BN kept, foldable BN folded, outputs ma
 test('metadata, names, opset and IR version are written', async () => {
   const model = getStudent('lenet5-half').build({ inputShape: [28, 28, 1], numClasses: 3, seed: 1 });
   const exported = await exportToOnnx(model, {
-    opset: 17, inputName: 'pixels', outputName: 'scores', docString: 'test student', metadata: { recipe: 'r1', runId: 'abc' },
+    opset: 17,
+    inputName: 'pixels',
+    outputName: 'scores',
+    docString: 'test student',
+    metadata: { recipe: 'r1', runId: 'abc' },
   });
   const proto = decode(exported.bytes);
   assert.equal(Number(proto.irVersion), 8);
-  assert.deepEqual(proto.opsetImport.map((o) => [o.domain, Number(o.version)]), [['', 17]]);
+  assert.deepEqual(
+    proto.opsetImport.map((o) => [o.domain, Number(o.version)]),
+    [['', 17]],
+  );
   assert.equal(proto.producerName, 'distill-workbench');
   assert.equal(proto.docString, 'test student');
   const meta = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]));

@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { toHalfBits, fromHalfBits } from '../../src-main/export/float16.ts';
-import { activationParams, quantizeBias, quantizeWeightsPerChannel, roundHalfEven } from '../../src-main/export/quant-params.ts';
+import {
+  activationParams,
+  quantizeBias,
+  quantizeWeightsPerChannel,
+  roundHalfEven,
+} from '../../src-main/export/quant-params.ts';
 import { percentile } from '../../src-main/export/latency.ts';
 import { parsePrecisions } from '../../src-main/export/precisions.ts';
 import { buildOnnxModel } from '../../src-main/export/onnx-export.ts';
@@ -53,7 +58,10 @@ test('per-channel symmetric int8 weights and int32 bias', () => {
   assert.deepEqual(Array.from(q.scales), [Math.fround(1 / 127), 1, Math.fround(2 / 127)]);
   assert.deepEqual(Array.from(q.values), [64, -127, 32, 0, 0, 0, 127, 64, -127]);
   const b = quantizeBias(Float32Array.from([0.1, -0.2, 0]), 0.5, q.scales);
-  assert.deepEqual(Array.from(b.scales), Array.from(q.scales).map((s) => Math.fround(0.5 * s)));
+  assert.deepEqual(
+    Array.from(b.scales),
+    Array.from(q.scales).map((s) => Math.fround(0.5 * s)),
+  );
   assert.equal(b.values[0], Math.round(0.1 / Math.fround(0.5 / 127)));
   assert.equal(b.values[1], 0); // -0.2 / (0.5 * 1) = -0.4 rounds to 0
   assert.throws(() => quantizeWeightsPerChannel(w, 4), RangeError);
@@ -94,7 +102,12 @@ test('the QDQ graph: ReLU folded, int8 per-channel weights along axis 0, int32 b
       assert.equal(inits.get(bDq.input![0])!.dataType, 6 /* INT32 */);
     }
   }
-  assert.ok(nodes.every((n) => !n.input!.some((i) => inits.get(i)?.dataType === 1 /* FLOAT */ && inits.get(i)!.dims!.length > 1)), 'no float weight left');
+  assert.ok(
+    nodes.every(
+      (n) => !n.input!.some((i) => inits.get(i)?.dataType === 1 /* FLOAT */ && inits.get(i)!.dims!.length > 1),
+    ),
+    'no float weight left',
+  );
   assert.equal(nodes[nodes.length - 1].opType, 'Gemm', 'the logits stay float: no Q after the last Gemm');
   assert.throws(() => quantizeQdq(proto, new Map()), QuantizationError);
   model.dispose();
@@ -109,6 +122,10 @@ test('fp16 weights keep the graph interface and name every Cast after the weight
   assert.equal(casts.length, floatWeights.length);
   assert.deepEqual(casts.map((c) => c.output![0]).sort(), floatWeights.map((t) => t.name!).sort());
   assert.ok(half.graph!.initializer!.filter((t) => t.dims!.length > 0).every((t) => t.dataType === 10 /* FLOAT16 */));
-  assert.equal(proto.graph!.initializer!.every((t) => t.dataType === 1), true, 'the fp32 source is untouched');
+  assert.equal(
+    proto.graph!.initializer!.every((t) => t.dataType === 1),
+    true,
+    'the fp32 source is untouched',
+  );
   model.dispose();
 });

@@ -47,7 +47,10 @@ test('a full disk during a checkpoint fails clearly, keeps the last good checkpo
     const run = store.listRuns()[0];
     assert.equal(run.status, 'failed');
     assert.match(run.error ?? '', /disk full/);
-    assert.deepEqual(store.checkpoints(run.id).map((c) => c.epoch), [1, 2]);
+    assert.deepEqual(
+      store.checkpoints(run.id).map((c) => c.epoch),
+      [1, 2],
+    );
     assert.ok(existsSync(path.join(ckpt, run.id, 'epoch-0002', 'state.json')));
     assert.ok(!existsSync(path.join(ckpt, run.id, 'epoch-0003.tmp')), 'the partial checkpoint is cleaned up');
 
@@ -55,7 +58,10 @@ test('a full disk during a checkpoint fails clearly, keeps the last good checkpo
     const done = await resumeRun({ store, home, runId: run.id, checkpointDir: ckpt, keepCheckpoints: 5 });
     assert.equal(done.status, 'completed');
     assert.equal(done.resumedFromEpoch, 2);
-    assert.deepEqual(store.metrics(run.id).map((m) => m.epoch), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      store.metrics(run.id).map((m) => m.epoch),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(done.queries, 300, 'no query is paid twice');
     assert.equal(store.integrityCheck(), 'ok');
   } finally {

@@ -40,7 +40,8 @@ test('randomAffine with nothing allowed is the identity; a flip mirrors about th
   const f = randomAffine(dims, new Rng(1), { ...none, flip: 1 });
   const out = new Float32Array(25);
   warpInto(out, img, dims, f);
-  for (let y = 0; y < 5; y++) for (let x = 0; x < 5; x++) assert.ok(Math.abs(out[y * 5 + x] - img[y * 5 + 4 - x]) < 1e-5);
+  for (let y = 0; y < 5; y++)
+    for (let x = 0; x < 5; x++) assert.ok(Math.abs(out[y * 5 + x] - img[y * 5 + 4 - x]) < 1e-5);
 });
 
 test('randomAffine stays within its bounds: the centre moves at most the translation, the area at most the scale', () => {
@@ -50,7 +51,7 @@ test('randomAffine stays within its bounds: the centre moves at most the transla
     // The source position of the output centre is M⁻¹·(−t) + c: within |t|·‖M⁻¹‖ of the centre.
     const sx = m[0] * 13.5 + m[1] * 13.5 + m[2];
     const sy = m[3] * 13.5 + m[4] * 13.5 + m[5];
-    assert.ok(Math.hypot(sx - 13.5, sy - 13.5) < 2 * Math.SQRT2 / 0.85, `${sx}, ${sy}`);
+    assert.ok(Math.hypot(sx - 13.5, sy - 13.5) < (2 * Math.SQRT2) / 0.85, `${sx}, ${sy}`);
     // Determinant of M⁻¹ is 1/(s²): between 1/1.21 and 1/0.81.
     const det = m[0] * m[4] - m[1] * m[3];
     assert.ok(det > 1 / 1.21 - 1e-9 && det < 1 / 0.81 + 1e-9, `det ${det}`);
@@ -62,7 +63,8 @@ test('view pool: wanted views, sources spread evenly, each view differs from its
   const n = 7;
   const images = new Float32Array(n * per);
   // A filled square in the middle of each image, brightness by image.
-  for (let k = 0; k < n; k++) for (let y = 9; y < 19; y++) for (let x = 9; x < 19; x++) images[k * per + y * 28 + x] = (k + 1) / n;
+  for (let k = 0; k < n; k++)
+    for (let y = 9; y < 19; y++) for (let x = 9; x < 19; x++) images[k * per + y * 28 + x] = (k + 1) / n;
   const pool = makeViewPool(images, n, { height: 28, width: 28, channels: 1 }, 30, new Rng(2));
   assert.equal(pool.count, 30);
   assert.equal(pool.images.length, 30 * per);
@@ -97,17 +99,26 @@ test('fs-bbt plans its views: the share of the synthetic queries, the rest MixUp
   const { fsBbt } = await import('../../src-main/methods/fs-bbt.ts');
   const base = { localCount: 2000, responseKind: 'probabilities' as const, budget: 20000 };
   const plain = fsBbt.plan({ ...base, kwargs: {} });
-  assert.deepEqual(plain.items.map((i) => i.queries), [2000, 18000]);
+  assert.deepEqual(
+    plain.items.map((i) => i.queries),
+    [2000, 18000],
+  );
   const half = fsBbt.plan({ ...base, kwargs: { views: 0.5 } });
   assert.equal(half.total, 20000);
-  assert.deepEqual(half.items.map((i) => [i.purpose, i.queries]), [
-    ['label the local images (CVAE conditions and real targets)', 2000],
-    ['label augmented views of the local images', 9000],
-    ['label the MixUp pool and CVAE samples', 9000],
-  ]);
+  assert.deepEqual(
+    half.items.map((i) => [i.purpose, i.queries]),
+    [
+      ['label the local images (CVAE conditions and real targets)', 2000],
+      ['label augmented views of the local images', 9000],
+      ['label the MixUp pool and CVAE samples', 9000],
+    ],
+  );
   assert.ok(half.notes.some((n) => n.includes('9000 of the 18000 synthetic queries are augmented views')));
   const all = fsBbt.plan({ ...base, kwargs: { views: 1 } });
-  assert.deepEqual(all.items.map((i) => i.queries), [2000, 18000]);
+  assert.deepEqual(
+    all.items.map((i) => i.queries),
+    [2000, 18000],
+  );
   assert.equal(all.items[1].purpose, 'label augmented views of the local images');
   assert.throws(() => fsBbt.plan({ ...base, kwargs: { views: 1.5 } }));
 });
@@ -117,7 +128,14 @@ test('fs-bbt plans a teacher assistant at no query cost, and refuses a key outsi
   const base = { localCount: 2000, responseKind: 'probabilities' as const, budget: 20000 };
   const p = fsBbt.plan({ ...base, kwargs: { assistant: 'lenet5', assistantPool: 30000 } });
   assert.equal(p.total, 20000);
-  assert.ok(p.notes.some((n) => n === 'A lenet5 assistant trained on the teacher-labelled set labels 30000 more MixUp images for the student at no query cost.'), p.notes.join('\n'));
+  assert.ok(
+    p.notes.some(
+      (n) =>
+        n ===
+        'A lenet5 assistant trained on the teacher-labelled set labels 30000 more MixUp images for the student at no query cost.',
+    ),
+    p.notes.join('\n'),
+  );
   const bad = fsBbt.kwargs.safeParse({ assistant: 'resnet50' });
   assert.equal(bad.success, false);
   assert.match(bad.error!.issues[0].message, /not a zoo student/);

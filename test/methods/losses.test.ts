@@ -16,15 +16,27 @@ test('kd KL loss matches hand-computed values', () => {
   // Row 2: s/T = [0, ln 2, 0] gives softmax [1/4, 1/2, 1/4], equal to the target → KL = 0.
   // Batch mean = 4·ln 3 / 2 = 2·ln 3.
   const T = 2;
-  const s = tf.tensor2d([[0, 0, 0], [0, T * Math.log(2), 0]]);
-  const q = tf.tensor2d([[1, 0, 0], [0.25, 0.5, 0.25]]);
+  const s = tf.tensor2d([
+    [0, 0, 0],
+    [0, T * Math.log(2), 0],
+  ]);
+  const q = tf.tensor2d([
+    [1, 0, 0],
+    [0.25, 0.5, 0.25],
+  ]);
   close(kdKlLoss(s, q, T).dataSync()[0], 2 * Math.log(3));
 });
 
 test('soft cross-entropy matches hand-computed values', () => {
   // −ln(1/3) and −ln(1/2): mean = (ln 3 + ln 2) / 2 = ln 6 / 2.
-  const s = tf.tensor2d([[0, 0, 0], [0, Math.log(2), 0]]);
-  const q = tf.tensor2d([[1, 0, 0], [0, 1, 0]]);
+  const s = tf.tensor2d([
+    [0, 0, 0],
+    [0, Math.log(2), 0],
+  ]);
+  const q = tf.tensor2d([
+    [1, 0, 0],
+    [0, 1, 0],
+  ]);
   close(softCrossEntropy(s, q).dataSync()[0], Math.log(6) / 2);
 });
 
@@ -50,7 +62,10 @@ test('temperature on probabilities equals temperature on logits (methods.md iden
 
 test('top-k replies spread the hidden mass evenly', () => {
   const r: TeacherResponses = {
-    kind: 'top-k', count: 1, numClasses: 4, top1: Int32Array.from([2]),
+    kind: 'top-k',
+    count: 1,
+    numClasses: 4,
+    top1: Int32Array.from([2]),
     topk: { k: 2, indices: Int32Array.from([2, 0]), scores: Float32Array.from([0.6, 0.2]) },
   };
   const t = softTargets(r, 1);

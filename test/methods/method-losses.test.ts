@@ -31,26 +31,60 @@ test('GPD student loss: KL at T = 1 plus 3 · smoothed CE towards the detached d
   const l = gpdStudentLoss(s, tf.tensor2d([[0.5, 0.5]]), d, { temperature: 1, weight: 3, smoothing: 0.1, hard: false });
   close(l.dataSync()[0], 2.654805);
   // The dynamic teacher's probabilities are a detached target: no gradient reaches d.
-  const g = tf.grad((dd: tf.Tensor) => gpdStudentLoss(s, tf.tensor2d([[0.5, 0.5]]), dd as tf.Tensor2D, { temperature: 1, weight: 3, smoothing: 0.1, hard: false }))(d);
+  const g = tf.grad((dd: tf.Tensor) =>
+    gpdStudentLoss(s, tf.tensor2d([[0.5, 0.5]]), dd as tf.Tensor2D, {
+      temperature: 1,
+      weight: 3,
+      smoothing: 0.1,
+      hard: false,
+    }),
+  )(d);
   assert.deepEqual(Array.from(g.dataSync()), [0, 0]);
 });
 
 test('CVAE loss: summed pixel BCE + KL(N(μ, σ²) ‖ N(0, I)), batch mean', () => {
   // Row 1: BCE(−ln .5 − ln .5) = 1.386294; μ = [1, 0], log σ² = 0: KL = −½(1 + 0 − 1 − 1) = 0.5 → 1.886294.
   // Row 2: BCE(−ln .8 − ln .8) = 0.446287; μ = 0, log σ² = [ln 2, 0]: KL = −½(1 + ln 2 − 2) = 0.153426 → 0.599713.
-  const l = cvaeLoss(tf.tensor2d([[0.5, 0.5], [0.8, 0.2]]), tf.tensor2d([[1, 0], [1, 0]]), tf.tensor2d([[1, 0], [0, 0]]), tf.tensor2d([[0, 0], [Math.log(2), 0]]));
+  const l = cvaeLoss(
+    tf.tensor2d([
+      [0.5, 0.5],
+      [0.8, 0.2],
+    ]),
+    tf.tensor2d([
+      [1, 0],
+      [1, 0],
+    ]),
+    tf.tensor2d([
+      [1, 0],
+      [0, 0],
+    ]),
+    tf.tensor2d([
+      [0, 0],
+      [Math.log(2), 0],
+    ]),
+  );
   close(l.dataSync()[0], (1.886294 + 0.599713) / 2);
 });
 
 test('MEKD loss: mean |G(s) − G(t)| + β·τ²·KL at τ = 2', () => {
   // L1: |0 − .5| and |1 − .5| → mean 0.5. softmax([ln 3, 0]/2) = [0.633975, 0.366025];
   // KL([.5,.5] ‖ ·) = .5·ln(.5/.633975) + .5·ln(.5/.366025) = .5·(−0.237401) + .5·0.311905 = 0.037252; × τ² = 4 → 0.149009.
-  const l = mekdLoss(tf.tensor2d([[0, 1]]), tf.tensor2d([[0.5, 0.5]]), tf.tensor2d([[LN3, 0]]), tf.tensor2d([[0.5, 0.5]]), 2, 1);
+  const l = mekdLoss(
+    tf.tensor2d([[0, 1]]),
+    tf.tensor2d([[0.5, 0.5]]),
+    tf.tensor2d([[LN3, 0]]),
+    tf.tensor2d([[0.5, 0.5]]),
+    2,
+    1,
+  );
   close(l.dataSync()[0], 0.649009);
 });
 
 test('MixUp targets and pool: λ·q₁ + (1 − λ)·q₂; extreme λ dropped; images are the same mixes', () => {
-  assert.deepEqual(Array.from(mixTargets([1, 0, 0], [0, 0.5, 0.5], 0.3)).map((v) => +v.toFixed(6)), [0.3, 0.35, 0.35]);
+  assert.deepEqual(
+    Array.from(mixTargets([1, 0, 0], [0, 0.5, 0.5], 0.3)).map((v) => +v.toFixed(6)),
+    [0.3, 0.35, 0.35],
+  );
   const images = new Float32Array([0, 0, 1, 1, 0.5, 0.25]);
   const pool = makeMixupPool(images, 3, 2, 200, new Rng(3));
   assert.ok(pool.count < 200 && pool.count > 150, `kept ${pool.count}`);
@@ -92,9 +126,12 @@ test('GPD dynamic teacher: the student is its first channels; widened net starts
 
 test('image grid: tiles plus a bar in the class colour', () => {
   const images = new Float32Array(2 * 4 * 4).fill(1);
-  const png = PNG.sync.read(renderImageGrid({ images, count: 2, dims: { height: 4, width: 4, channels: 1 }, labels: [3, 7] }));
+  const png = PNG.sync.read(
+    renderImageGrid({ images, count: 2, dims: { height: 4, width: 4, channels: 1 }, labels: [3, 7] }),
+  );
   assert.equal(png.width, 2 * 6 + 2);
-  const at = (x: number, y: number) => Array.from(png.data.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3));
+  const at = (x: number, y: number) =>
+    Array.from(png.data.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3));
   assert.deepEqual(at(2, 2), [255, 255, 255]);
   assert.deepEqual(at(2, 2 + 4), classColour(3));
   assert.deepEqual(at(2 + 6, 2 + 4), classColour(7));
@@ -103,7 +140,12 @@ test('image grid: tiles plus a bar in the class colour', () => {
 test('saveSentGrid writes a PNG and a sidecar with the teacher labels through the artifact hook', () => {
   const saved = new Map<string, Uint8Array | string>();
   const images = new Float32Array(3 * 4 * 4).fill(0.5);
-  saveSentGrid({ saveArtifact: (name, data) => saved.set(name, data) }, 'sent-mixup', { images, count: 3, dims: { height: 4, width: 4, channels: 1 }, labels: [0, 9, 4] });
+  saveSentGrid({ saveArtifact: (name, data) => saved.set(name, data) }, 'sent-mixup', {
+    images,
+    count: 3,
+    dims: { height: 4, width: 4, channels: 1 },
+    labels: [0, 9, 4],
+  });
   assert.deepEqual([...saved.keys()], ['sent-mixup.png', 'sent-mixup.json']);
   assert.deepEqual(JSON.parse(saved.get('sent-mixup.json') as string).labels, [0, 9, 4]);
   // Without the hook nothing happens (runs that do not wire it).

@@ -50,8 +50,20 @@ async function studentAlone(r: Recipe): Promise<number> {
     const C = p.info.numClasses;
     const onehot = new Float32Array(local.count * C);
     for (let i = 0; i < local.count; i++) onehot[i * C + local.labels![i]] = 1;
-    await trainStudent({ model: p.student.model, images: local.images, targets: onehot, count: local.count, dims: local, ...r.training, rng: p.rng, loss: softCe() });
-    return agreement(await predictClasses(p.student.model, testSet!.images, testSet!.count, testSet!), testSet!.labels!);
+    await trainStudent({
+      model: p.student.model,
+      images: local.images,
+      targets: onehot,
+      count: local.count,
+      dims: local,
+      ...r.training,
+      rng: p.rng,
+      loss: softCe(),
+    });
+    return agreement(
+      await predictClasses(p.student.model, testSet!.images, testSet!.count, testSet!),
+      testSet!.labels!,
+    );
   } finally {
     await p.release();
   }
@@ -92,7 +104,17 @@ test('every method runs under a top-1 teacher', async () => {
     Object.assign(r.budget, { queries: 400 });
     Object.assign(r.training, { epochs: 1 });
     r.teacher.responseKind = 'top-1';
-    r.method = { key, kwargs: { ...kwargs, ...(key === 'mekd' ? { ganSteps: 20 } : key === 'fs-bbt' ? { cvaeEpochs: 2, realRepeats: 2, views: 0.5, assistant: 'mlp', assistantPool: 60 } : {}) } };
+    r.method = {
+      key,
+      kwargs: {
+        ...kwargs,
+        ...(key === 'mekd'
+          ? { ganSteps: 20 }
+          : key === 'fs-bbt'
+            ? { cvaeEpochs: 2, realRepeats: 2, views: 0.5, assistant: 'mlp', assistantPool: 60 }
+            : {}),
+      },
+    };
     const s = await startRun({ store, home, recipe: r, baseDir: base.baseDir });
     assert.equal(s.status, 'completed', key);
     assert.equal(s.teacher.responseKind, 'top-1');

@@ -17,17 +17,20 @@ test('the shipped demo recipe is valid and its references resolve', async () => 
 
 test('a bad recipe lists every problem at once', () => {
   const file = path.join(dir, 'bad.json');
-  writeFileSync(file, JSON.stringify({
-    version: 2,
-    name: '',
-    teacher: { protocol: 'onnx-local', secretKey: 'x' },
-    data: { train: { kind: 'idx', dir: 'x' }, n: -5 },
-    student: { key: 'lenet5' },
-    method: { key: 'kd-soft' },
-    budget: { queries: 10 },
-    training: { epochs: 0 },
-    surprise: true,
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: 2,
+      name: '',
+      teacher: { protocol: 'onnx-local', secretKey: 'x' },
+      data: { train: { kind: 'idx', dir: 'x' }, n: -5 },
+      student: { key: 'lenet5' },
+      method: { key: 'kd-soft' },
+      budget: { queries: 10 },
+      training: { epochs: 0 },
+      surprise: true,
+    }),
+  );
   try {
     loadRecipeFile(file);
     assert.fail('should have thrown');
@@ -43,7 +46,9 @@ test('a bad recipe lists every problem at once', () => {
 
 test('unknown student, method, kwargs and missing files are reported before any work', async () => {
   const file = path.join(dir, 'refs.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 version: 1
 name: refs
 teacher: { protocol: onnx-local, model: nowhere.json }
@@ -52,7 +57,8 @@ student: { key: resnet999 }
 method: { key: kd-soft, kwargs: { temperature: -1, bogus: 3 } }
 budget: { queries: 10 }
 training: { epochs: 1 }
-`);
+`,
+  );
   const { recipe, baseDir } = loadRecipeFile(file);
   const problems = await validateRecipeReferences(recipe, baseDir);
   const text = problems.join('\n');

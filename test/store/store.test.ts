@@ -21,7 +21,17 @@ test('an empty store migrates to the current schema with WAL and foreign keys on
     assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
     const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    for (const t of ['checkpoints', 'datasets', 'epoch_metrics', 'events', 'exports', 'projects', 'reply_cache', 'runs', 'teachers']) {
+    for (const t of [
+      'checkpoints',
+      'datasets',
+      'epoch_metrics',
+      'events',
+      'exports',
+      'projects',
+      'reply_cache',
+      'runs',
+      'teachers',
+    ]) {
       assert.ok(tables.includes(t), `missing table ${t}`);
     }
     assert.equal(store.integrityCheck(), 'ok');
@@ -40,7 +50,10 @@ test('a store written by schema version 1 upgrades and keeps its history', () =>
     assert.equal(runs.length, 1);
     assert.equal(runs[0].name, 'old-run');
     assert.equal(runs[0].control, null);
-    assert.deepEqual(store.metrics(runs[0].id).map((m) => m.epoch), [1, 2, 3]);
+    assert.deepEqual(
+      store.metrics(runs[0].id).map((m) => m.epoch),
+      [1, 2, 3],
+    );
     assert.equal(store.projectQueries('legacy'), 2000);
     store.addCheckpoint(runs[0].id, { epoch: 3, path: '/nowhere', score: 0.8, bytes: 1 });
     assert.equal(store.checkpoints(runs[0].id).length, 1);
@@ -55,7 +68,10 @@ test('a store from a newer version is refused with a clear message', () => {
   const db = new Database(path.join(home, STORE_FILE));
   db.pragma('user_version = 99');
   db.close();
-  assert.throws(() => Store.open(home), (err: unknown) => err instanceof StoreVersionError && /newer Distill Workbench \(schema 99/.test(err.message));
+  assert.throws(
+    () => Store.open(home),
+    (err: unknown) => err instanceof StoreVersionError && /newer Distill Workbench \(schema 99/.test(err.message),
+  );
 });
 
 test('runs, metrics, events and control requests round-trip; unknown ids are clear errors', () => {
@@ -67,7 +83,9 @@ test('runs, metrics, events and control requests round-trip; unknown ids are cle
     store.updateRun('run-a', { status: 'running' });
     store.recordEpoch('run-a', { epoch: 1, loss: 2, accuracy: NaN, fidelity: 0.5, seconds: 1, queries: 10 }, 10);
     store.recordEpoch('run-a', { epoch: 1, loss: 1.5, accuracy: 0.4, fidelity: 0.6, seconds: 1, queries: 10 }, 10);
-    assert.deepEqual(store.metrics('run-a'), [{ epoch: 1, loss: 1.5, accuracy: 0.4, fidelity: 0.6, seconds: 1, queries: 10 }]);
+    assert.deepEqual(store.metrics('run-a'), [
+      { epoch: 1, loss: 1.5, accuracy: 0.4, fidelity: 0.6, seconds: 1, queries: 10 },
+    ]);
     store.requestControl('run-a', 'pause');
     assert.equal(store.readControl('run-a'), 'pause');
     store.updateRun('run-a', { status: 'paused', control: null });
@@ -93,11 +111,17 @@ test('a second process writing while one holds the lock gets a clear "busy" erro
     process.stdout.write('locked\\n');
     setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);
   `;
-  const child = spawn(process.execPath, ['-e', script], { cwd: path.join(fixtures, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', script], {
+    cwd: path.join(fixtures, '..', '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   const store = new Store(openDatabase(file, { busyTimeoutMs: 200 }), file);
   try {
-    assert.throws(() => store.projectId('second'), (err: unknown) => err instanceof StoreBusyError && /is busy/.test(err.message));
+    assert.throws(
+      () => store.projectId('second'),
+      (err: unknown) => err instanceof StoreBusyError && /is busy/.test(err.message),
+    );
     await new Promise((r) => child.once('exit', r));
     // Once the first writer is done, the second proceeds normally.
     store.projectId('second');

@@ -6,14 +6,20 @@ import { describeStudent, getStudent, listStudents, registerStudent } from '../.
 await tf.setBackend('cpu');
 
 const EXPECTED_KEYS = ['lenet5', 'lenet5-half', 'mlp', 'mobilenet-tiny', 'resnet8'];
-const SHAPES: [number, number, number][] = [[28, 28, 1], [32, 32, 3]];
+const SHAPES: [number, number, number][] = [
+  [28, 28, 1],
+  [32, 32, 3],
+];
 
 function weightsOf(model: tf.LayersModel): Float32Array[] {
   return model.getWeights().map((w) => w.dataSync() as Float32Array);
 }
 
 test('the zoo registers every architecture', () => {
-  assert.deepEqual(listStudents().map((s) => s.key), EXPECTED_KEYS);
+  assert.deepEqual(
+    listStudents().map((s) => s.key),
+    EXPECTED_KEYS,
+  );
   for (const s of listStudents()) {
     assert.ok(s.title.length > 0 && s.description.length > 0, `${s.key} has a title and description`);
   }
@@ -39,7 +45,10 @@ for (const inputShape of SHAPES) {
         assert.ok(d.params > 0 && d.flops > 0 && d.layers > 0);
         assert.ok(d.trainableParams > 0 && d.trainableParams <= d.params);
         assert.deepEqual(d.uncounted, []);
-        assert.equal(d.perLayer.reduce((a, l) => a + l.flops, 0), d.flops);
+        assert.equal(
+          d.perLayer.reduce((a, l) => a + l.flops, 0),
+          d.flops,
+        );
       } finally {
         model.dispose();
       }
@@ -51,8 +60,15 @@ test('layer names are explicit, so they are the same in every build', () => {
   for (const key of EXPECTED_KEYS) {
     const a = getStudent(key).build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
     const b = getStudent(key).build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
-    assert.deepEqual(a.layers.map((l) => l.name), b.layers.map((l) => l.name), key);
-    assert.ok(a.layers.some((l) => l.name === 'logits'), `${key} names its last layer "logits"`);
+    assert.deepEqual(
+      a.layers.map((l) => l.name),
+      b.layers.map((l) => l.name),
+      key,
+    );
+    assert.ok(
+      a.layers.some((l) => l.name === 'logits'),
+      `${key} names its last layer "logits"`,
+    );
     a.dispose();
     b.dispose();
   }
@@ -75,11 +91,17 @@ test('lenet5 params and FLOPs match a hand count', () => {
   // conv1 6*(25+1), conv2 16*(150+1), fc 400*120+120, 120*84+84, 84*10+10
   assert.equal(d.params, 156 + 2416 + 48120 + 10164 + 850);
   const flops =
-    2 * 28 * 28 * 6 * 25 + 28 * 28 * 6 + // conv1 + relu
+    2 * 28 * 28 * 6 * 25 +
+    28 * 28 * 6 + // conv1 + relu
     14 * 14 * 6 * 4 + // pool1
-    2 * 10 * 10 * 16 * 150 + 10 * 10 * 16 + // conv2 + relu
+    2 * 10 * 10 * 16 * 150 +
+    10 * 10 * 16 + // conv2 + relu
     5 * 5 * 16 * 4 + // pool2
-    2 * 400 * 120 + 120 + 2 * 120 * 84 + 84 + 2 * 84 * 10; // dense layers + relus
+    2 * 400 * 120 +
+    120 +
+    2 * 120 * 84 +
+    84 +
+    2 * 84 * 10; // dense layers + relus
   assert.equal(d.flops, flops);
   assert.equal(d.layers, 8);
   model.dispose();
@@ -118,11 +140,14 @@ test('same seed gives identical weights, a different seed different ones', () =>
 });
 
 test('an unknown student key lists the valid keys', () => {
-  assert.throws(() => getStudent('vgg99'), (err: Error) => {
-    assert.match(err.message, /vgg99/);
-    for (const key of EXPECTED_KEYS) assert.ok(err.message.includes(key), `message lists ${key}`);
-    return true;
-  });
+  assert.throws(
+    () => getStudent('vgg99'),
+    (err: Error) => {
+      assert.match(err.message, /vgg99/);
+      for (const key of EXPECTED_KEYS) assert.ok(err.message.includes(key), `message lists ${key}`);
+      return true;
+    },
+  );
 });
 
 test('registering a different spec under a taken key fails', () => {

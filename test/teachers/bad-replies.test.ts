@@ -28,7 +28,11 @@ function kserveFixture(onInfer: (req: FixtureServer['requests'][number]) => Fixt
 }
 
 async function labelKserve(url: string, settings: Record<string, unknown> = {}) {
-  const teacher = await openTeacher('kserve-v2', { ...kserveSettings(url, { responseKind: 'logits', numClasses: 10 }), timeoutMs: 5000, ...settings });
+  const teacher = await openTeacher('kserve-v2', {
+    ...kserveSettings(url, { responseKind: 'logits', numClasses: 10 }),
+    timeoutMs: 5000,
+    ...settings,
+  });
   const budget = new QueryBudget(300);
   const client = new TeacherClient(teacher, budget, { maxBatch: 8, backoffMs: 5, retries: 4, circuitThreshold: 5 });
   const x = testImages(8);
@@ -77,7 +81,11 @@ test('an HTML page answered with HTTP 200 is a clear error, sent once and charge
 
 test('a redirect is not followed: the API key never reaches the other host, and the error says where it pointed', async () => {
   const elsewhere = await startFixtureServer(() => ({ body: '{}' }));
-  const fx = await kserveFixture((req) => ({ status: 307, headers: { location: `${elsewhere.url}${req.path}` }, body: '' }));
+  const fx = await kserveFixture((req) => ({
+    status: 307,
+    headers: { location: `${elsewhere.url}${req.path}` },
+    body: '',
+  }));
   try {
     const { budget, result } = await labelKserve(fx.url, { auth: { scheme: 'api-key', token: 'key-4f1c9a-secret' } });
     assert.ok(result instanceof TeacherRedirectError, String(result));
@@ -87,9 +95,16 @@ test('a redirect is not followed: the API key never reaches the other host, and 
     assert.equal(fx.requests.filter((r) => r.path.endsWith('/infer')).length, 1, 'not retried');
     assert.equal(budget.spent, 0, 'a redirect ran no model');
     // Opening (the metadata request) does not follow one either.
-    const moved = await startFixtureServer((req) => ({ status: 301, headers: { location: `${elsewhere.url}${req.path}` }, body: '' }));
+    const moved = await startFixtureServer((req) => ({
+      status: 301,
+      headers: { location: `${elsewhere.url}${req.path}` },
+      body: '',
+    }));
     try {
-      const err = await openTeacher('kserve-v2', { ...kserveSettings(moved.url), auth: { scheme: 'api-key', token: 'key-4f1c9a-secret' } }).catch((e: Error) => e);
+      const err = await openTeacher('kserve-v2', {
+        ...kserveSettings(moved.url),
+        auth: { scheme: 'api-key', token: 'key-4f1c9a-secret' },
+      }).catch((e: Error) => e);
       assert.ok(err instanceof TeacherRedirectError, String(err));
       assert.equal(elsewhere.requests.length, 0);
     } finally {
@@ -106,7 +121,12 @@ test('a reply over the size limit is refused as it streams, with or without a Co
   let served = 0;
   const server = http.createServer((req, res) => {
     const declared = req.url === '/declared';
-    res.writeHead(200, declared ? { 'content-type': 'application/json', 'content-length': String(chunk.length * 1000) } : { 'content-type': 'application/json' });
+    res.writeHead(
+      200,
+      declared
+        ? { 'content-type': 'application/json', 'content-length': String(chunk.length * 1000) }
+        : { 'content-type': 'application/json' },
+    );
     // Up to 64 MB would follow; the client must stop reading long before.
     let n = 0;
     const pump = () => {
@@ -117,14 +137,21 @@ test('a reply over the size limit is refused as it streams, with or without a Co
       }
       res.end();
     };
-    res.on('close', () => { n = 1000; });
+    res.on('close', () => {
+      n = 1000;
+    });
     pump();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
     for (const path of ['/declared', '/chunked']) {
-      const err = await httpExchange({ url: url + path, body: '{}', maxReplyBytes: 1024 * 1024, timeoutMs: 10_000 }).catch((e: Error) => e);
+      const err = await httpExchange({
+        url: url + path,
+        body: '{}',
+        maxReplyBytes: 1024 * 1024,
+        timeoutMs: 10_000,
+      }).catch((e: Error) => e);
       assert.ok(err instanceof TeacherUnreadableReplyError, `${path}: ${String(err)}`);
       assert.match(err.message, /over the 1 MiB limit/);
       assert.equal(err.retryable, false);

@@ -29,7 +29,10 @@ after(() => model.close());
 test('200 images through the client: exact budget, cache hits on a second pass, /stats agrees', async () => {
   const server = await startTeacherServer({ model });
   try {
-    const teacher = await openTeacher('kserve-v2', kserveSettings(server.url, { responseKind: 'logits', binary: true }));
+    const teacher = await openTeacher(
+      'kserve-v2',
+      kserveSettings(server.url, { responseKind: 'logits', binary: true }),
+    );
     const cache = new MemoryReplyCache();
     const budget = new QueryBudget(200, { pricePer1000: 2.5 });
     const client = new TeacherClient(teacher, budget, { maxBatch: 32, concurrency: 3, cache });
@@ -54,8 +57,15 @@ test('200 images through the client: exact budget, cache hits on a second pass, 
   }
 });
 
-function runChild(args: string[], onLine: (line: string, child: ChildProcess) => void): Promise<{ code: number | null; signal: string | null; out: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'label-with-store.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function runChild(
+  args: string[],
+  onLine: (line: string, child: ChildProcess) => void,
+): Promise<{ code: number | null; signal: string | null; out: string[] }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(here, 'fixtures', 'label-with-store.ts'), ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const out: string[] = [];
   let buf = '';
   child.stdout!.on('data', (c: Buffer) => {
@@ -69,59 +79,74 @@ function runChild(args: string[], onLine: (line: string, child: ChildProcess) =>
     }
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => child.on('exit', (code, signal) => {
-    clearTimeout(timer);
-    resolve({ code, signal, out });
-  }));
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out });
+    }),
+  );
 }
 
-test('a run SIGKILLed mid-request and started again ends identical, with no sample answered twice', { timeout: 90_000 }, async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'distill-kill-'));
-  const N = 120;
-  const BATCH = 10;
-  let child: ChildProcess | undefined;
-  let killAt = 5;
-  const server = await startTeacherServer({
-    model,
-    // Request 5 is the one in flight when the process dies: the server holds it, and the client is killed meanwhile.
-    faults: (n) => {
-      if (n !== killAt) return undefined;
-      child?.kill('SIGKILL');
-      return { delayMs: 300 };
-    },
-  });
-  try {
-    const db = path.join(dir, 'distill.db');
-    const first = await runChild([server.url, db, String(N), String(BATCH)], (_l, c) => (child = c));
-    assert.equal(first.signal, 'SIGKILL');
-    assert.equal(first.out.filter((l) => l.startsWith('progress')).length, 4, 'four batches were answered before the kill');
-    await new Promise((r) => setTimeout(r, 400));
-    const afterKill = server.stats();
-    assert.equal(afterKill.samplesServed, 40);
-    assert.equal(afterKill.samplesReceived, 50, 'the fifth batch reached the server, its reply never arrived');
-    killAt = -1;
-    const second = await runChild([server.url, db, String(N), String(BATCH)], () => {});
-    assert.equal(second.code, 0);
-    const result = JSON.parse(second.out.find((l) => l.startsWith('done'))!.slice(5)) as { sent: number; cacheHits: number; digest: string; top1: number[] };
-    assert.equal(result.cacheHits, 40, 'every answered sample came from the SQLite cache');
-    assert.equal(result.sent, N - 40);
-    const st = server.stats();
-    assert.equal(st.duplicateSamples, 0, 'no sample answered twice');
-    assert.equal(st.samplesServed, N);
-    assert.equal(st.uniqueSamples, N);
-    assert.equal(st.duplicateReceived, BATCH, 'only the batch whose reply was lost in the kill was sent again');
+test(
+  'a run SIGKILLed mid-request and started again ends identical, with no sample answered twice',
+  { timeout: 90_000 },
+  async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'distill-kill-'));
+    const N = 120;
+    const BATCH = 10;
+    let child: ChildProcess | undefined;
+    let killAt = 5;
+    const server = await startTeacherServer({
+      model,
+      // Request 5 is the one in flight when the process dies: the server holds it, and the client is killed meanwhile.
+      faults: (n) => {
+        if (n !== killAt) return undefined;
+        child?.kill('SIGKILL');
+        return { delayMs: 300 };
+      },
+    });
+    try {
+      const db = path.join(dir, 'distill.db');
+      const first = await runChild([server.url, db, String(N), String(BATCH)], (_l, c) => (child = c));
+      assert.equal(first.signal, 'SIGKILL');
+      assert.equal(
+        first.out.filter((l) => l.startsWith('progress')).length,
+        4,
+        'four batches were answered before the kill',
+      );
+      await new Promise((r) => setTimeout(r, 400));
+      const afterKill = server.stats();
+      assert.equal(afterKill.samplesServed, 40);
+      assert.equal(afterKill.samplesReceived, 50, 'the fifth batch reached the server, its reply never arrived');
+      killAt = -1;
+      const second = await runChild([server.url, db, String(N), String(BATCH)], () => {});
+      assert.equal(second.code, 0);
+      const result = JSON.parse(second.out.find((l) => l.startsWith('done'))!.slice(5)) as {
+        sent: number;
+        cacheHits: number;
+        digest: string;
+        top1: number[];
+      };
+      assert.equal(result.cacheHits, 40, 'every answered sample came from the SQLite cache');
+      assert.equal(result.sent, N - 40);
+      const st = server.stats();
+      assert.equal(st.duplicateSamples, 0, 'no sample answered twice');
+      assert.equal(st.samplesServed, N);
+      assert.equal(st.uniqueSamples, N);
+      assert.equal(st.duplicateReceived, BATCH, 'only the batch whose reply was lost in the kill was sent again');
 
-    const local = await OnnxLocalTeacher.open({ model: MANIFEST, responseKind: 'logits' });
-    const ref = await local.query(testImages(N).images, N);
-    await local.close();
-    assert.deepEqual(result.top1, Array.from(ref.top1));
-    // A clean, uninterrupted run against a fresh store gives the very same bytes.
-    const clean = await runChild([server.url, path.join(dir, 'clean.db'), String(N), String(BATCH)], () => {});
-    const cleanResult = JSON.parse(clean.out.find((l) => l.startsWith('done'))!.slice(5)) as { digest: string };
-    assert.equal(cleanResult.digest, result.digest);
-  } finally {
-    child?.kill('SIGKILL');
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      const local = await OnnxLocalTeacher.open({ model: MANIFEST, responseKind: 'logits' });
+      const ref = await local.query(testImages(N).images, N);
+      await local.close();
+      assert.deepEqual(result.top1, Array.from(ref.top1));
+      // A clean, uninterrupted run against a fresh store gives the very same bytes.
+      const clean = await runChild([server.url, path.join(dir, 'clean.db'), String(N), String(BATCH)], () => {});
+      const cleanResult = JSON.parse(clean.out.find((l) => l.startsWith('done'))!.slice(5)) as { digest: string };
+      assert.equal(cleanResult.digest, result.digest);
+    } finally {
+      child?.kill('SIGKILL');
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -23,7 +23,13 @@ async function shortKeepAliveServer() {
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       if (!isInfer) {
-        return res.end(JSON.stringify({ name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1, 2, 2] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }] }));
+        return res.end(
+          JSON.stringify({
+            name: 'm',
+            inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1, 2, 2] }],
+            outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }],
+          }),
+        );
       }
       res.end(JSON.stringify({ outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3], data: [0.2, 0.5, 0.3] }] }));
     });
@@ -55,7 +61,7 @@ test('after the event loop was blocked past the server idle timeout, the next ba
     }
     assert.deepEqual(retries, [], 'no request needed a retry');
     assert.equal(budget.spent, 3, 'three images, three queries');
-    assert.equal(s.requests() - (teacher.info.openQueries ?? 0), 3, "three inference requests after the probe");
+    assert.equal(s.requests() - (teacher.info.openQueries ?? 0), 3, 'three inference requests after the probe');
     await teacher.close?.();
   } finally {
     await s.close();

@@ -15,7 +15,10 @@ const per = 28 * 28;
 
 before(() => {
   const { dir } = resolveFashionMnistDir();
-  test500 = subset(loadDataset({ kind: 'idx', dir, split: 'test' }), Array.from({ length: 500 }, (_, i) => i));
+  test500 = subset(
+    loadDataset({ kind: 'idx', dir, split: 'test' }),
+    Array.from({ length: 500 }, (_, i) => i),
+  );
 });
 
 test('the shipped teacher answers every response kind consistently, as a black box', async () => {

@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openTeacher } from '../../src-main/teachers/index.ts';
-import { TeacherConnectionError, TeacherRequestRejectedError, TeacherServerError } from '../../src-main/teachers/errors.ts';
+import {
+  TeacherConnectionError,
+  TeacherRequestRejectedError,
+  TeacherServerError,
+} from '../../src-main/teachers/errors.ts';
 import { retryWhileOpening } from '../../src-main/teachers/open-retry.ts';
 
 type Route = 'metadata' | 'infer';
@@ -28,7 +32,13 @@ async function flakyServer(drop: (route: Route, n: number) => boolean | number) 
       }
       res.writeHead(200, { 'content-type': 'application/json' });
       if (route === 'metadata') {
-        return res.end(JSON.stringify({ name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1, 4, 4] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }] }));
+        return res.end(
+          JSON.stringify({
+            name: 'm',
+            inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1, 4, 4] }],
+            outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 3] }],
+          }),
+        );
       }
       res.end(JSON.stringify({ outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3], data: [0.2, 0.5, 0.3] }] }));
     });
@@ -70,7 +80,10 @@ test('a teacher that keeps dropping connections fails to open after a bounded nu
 test('a request the teacher rejects (404) is not retried while opening', async () => {
   const s = await flakyServer(() => 404);
   try {
-    await assert.rejects(openTeacher('kserve-v2', { url: s.url, modelName: 'm', timeoutMs: 5000 }), TeacherRequestRejectedError);
+    await assert.rejects(
+      openTeacher('kserve-v2', { url: s.url, modelName: 'm', timeoutMs: 5000 }),
+      TeacherRequestRejectedError,
+    );
     assert.equal(s.seen.metadata, 1);
   } finally {
     await s.close();
@@ -81,16 +94,27 @@ test('retryWhileOpening: backs off between attempts and gives up after its retri
   let calls = 0;
   const t0 = performance.now();
   await assert.rejects(
-    retryWhileOpening(async () => {
-      calls++;
-      throw new TeacherServerError(503, 'warming up');
-    }, { retries: 2, backoffMs: 20, random: () => 1 }),
+    retryWhileOpening(
+      async () => {
+        calls++;
+        throw new TeacherServerError(503, 'warming up');
+      },
+      { retries: 2, backoffMs: 20, random: () => 1 },
+    ),
     TeacherServerError,
   );
   assert.equal(calls, 3);
   // With random() = 1 each jittered delay is its whole exponential step: 20 ms, then 40 ms.
   assert.ok(performance.now() - t0 >= 55, 'it waited between attempts');
   let n = 0;
-  assert.equal(await retryWhileOpening(async () => (++n < 3 ? Promise.reject(new TeacherServerError(500, '')) : 'ok'), { backoffMs: 1 }), 'ok');
-  await assert.rejects(retryWhileOpening(async () => Promise.reject(new Error('not a teacher error'))), /not a teacher error/);
+  assert.equal(
+    await retryWhileOpening(async () => (++n < 3 ? Promise.reject(new TeacherServerError(500, '')) : 'ok'), {
+      backoffMs: 1,
+    }),
+    'ok',
+  );
+  await assert.rejects(
+    retryWhileOpening(async () => Promise.reject(new Error('not a teacher error'))),
+    /not a teacher error/,
+  );
 });

@@ -20,7 +20,10 @@ test('Retry-After is read as seconds or as an HTTP date', () => {
 });
 
 test('bare NaN and Infinity are read as numbers, never inside strings; garbage is a malformed reply', () => {
-  const v = parseJsonReply('{"predictions": [[NaN, 1, -Infinity, Infinity]], "note": "NaN stays a string"}') as { predictions: number[][]; note: string };
+  const v = parseJsonReply('{"predictions": [[NaN, 1, -Infinity, Infinity]], "note": "NaN stays a string"}') as {
+    predictions: number[][];
+    note: string;
+  };
   assert.ok(Number.isNaN(v.predictions[0][0]));
   assert.deepEqual(v.predictions[0].slice(1), [1, -Infinity, Infinity]);
   assert.equal(v.note, 'NaN stays a string');
@@ -29,7 +32,10 @@ test('bare NaN and Infinity are read as numbers, never inside strings; garbage i
 
 test('reply paths: fields, indices, quoted keys and [*]', () => {
   const doc = { result: { items: [{ probs: [0.1, 0.9] }, { probs: [1, 0] }] }, 'odd key': [5] };
-  assert.deepEqual(evalJsonPath(doc, '$.result.items[*].probs'), [[0.1, 0.9], [1, 0]]);
+  assert.deepEqual(evalJsonPath(doc, '$.result.items[*].probs'), [
+    [0.1, 0.9],
+    [1, 0],
+  ]);
   assert.deepEqual(evalJsonPath(doc, "$['odd key'][0]"), 5);
   assert.throws(() => evalJsonPath(doc, '$.result.nope'), /no field "nope"/);
   assert.throws(() => evalJsonPath(doc, 'result'), /must start with \$/);
@@ -46,11 +52,28 @@ test('FP16 round-trips within half precision, and raw bytes decode per datatype'
   b.writeBigInt64LE(-1n, 8);
   assert.deepEqual(Array.from(decodeRaw(b, 'INT64', 'x')), [7, -1]);
   assert.throws(() => decodeRaw(b.subarray(0, 6), 'FP32', 'x'), /whole number/);
-  assert.deepEqual(flattenNumbers([[1, 2], [3, [4]]], 'x'), [1, 2, 3, 4]);
+  assert.deepEqual(
+    flattenNumbers(
+      [
+        [1, 2],
+        [3, [4]],
+      ],
+      'x',
+    ),
+    [1, 2, 3, 4],
+  );
 });
 
 test('binary tensor bodies: header length and per-tensor sizes must account for every byte', () => {
-  const { body, headerLength } = joinBinaryBody({ outputs: [{ name: 'a', parameters: { binary_data_size: 4 } }, { name: 'b', parameters: { binary_data_size: 2 } }] }, [Buffer.from([1, 2, 3, 4]), Buffer.from([5, 6])]);
+  const { body, headerLength } = joinBinaryBody(
+    {
+      outputs: [
+        { name: 'a', parameters: { binary_data_size: 4 } },
+        { name: 'b', parameters: { binary_data_size: 2 } },
+      ],
+    },
+    [Buffer.from([1, 2, 3, 4]), Buffer.from([5, 6])],
+  );
   const { json, rest } = splitBinaryBody(body, String(headerLength));
   const outs = (json as { outputs: { parameters: Record<string, unknown> }[] }).outputs;
   const slices = sliceBinaryTensors(outs, rest);
@@ -60,9 +83,18 @@ test('binary tensor bodies: header length and per-tensor sizes must account for 
 });
 
 test('backoff grows exponentially, is capped, and jitters within [d/2, d]', () => {
-  assert.equal(backoffDelay(0, 100, 1000, () => 0), 50);
-  assert.equal(backoffDelay(3, 100, 1000, () => 1), 800);
-  assert.equal(backoffDelay(10, 100, 1000, () => 1), 1000);
+  assert.equal(
+    backoffDelay(0, 100, 1000, () => 0),
+    50,
+  );
+  assert.equal(
+    backoffDelay(3, 100, 1000, () => 1),
+    800,
+  );
+  assert.equal(
+    backoffDelay(10, 100, 1000, () => 1),
+    1000,
+  );
 });
 
 test('score kind detection: probability rows versus anything else', () => {
@@ -72,7 +104,10 @@ test('score kind detection: probability rows versus anything else', () => {
 });
 
 test('a token comes from the named environment variable, and is redacted from every teacher error', () => {
-  assert.throws(() => authHeaders({ scheme: 'bearer', env: 'DISTILL_TEST_NO_SUCH_VAR' }, {}), /DISTILL_TEST_NO_SUCH_VAR is not set/);
+  assert.throws(
+    () => authHeaders({ scheme: 'bearer', env: 'DISTILL_TEST_NO_SUCH_VAR' }, {}),
+    /DISTILL_TEST_NO_SUCH_VAR is not set/,
+  );
   const token = 'sk-test-7f3a9c1e5b';
   assert.deepEqual(authHeaders({ scheme: 'bearer', env: 'T' }, { T: token }), { authorization: `Bearer ${token}` });
   assert.deepEqual(authHeaders({ scheme: 'api-key', token }), { 'x-api-key': token });

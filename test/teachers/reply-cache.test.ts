@@ -1,12 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeReply, decodeReply, splitReplies, joinReplies, sampleKeys, MemoryReplyCache } from '../../src-main/teachers/reply-cache.ts';
+import {
+  encodeReply,
+  decodeReply,
+  splitReplies,
+  joinReplies,
+  sampleKeys,
+  MemoryReplyCache,
+} from '../../src-main/teachers/reply-cache.ts';
 import { responsesFromLogits, degradeResponses } from '../../src-main/teachers/responses.ts';
 
 const logits = responsesFromLogits(Float32Array.from([0.5, -1, 2, 3, 0, -2]), 3);
 
 test('every response kind survives split → encode → decode → join bit for bit', () => {
-  for (const r of [logits, degradeResponses(logits, 'probabilities'), degradeResponses(logits, 'top-k', 2), degradeResponses(logits, 'top-1')]) {
+  for (const r of [
+    logits,
+    degradeResponses(logits, 'probabilities'),
+    degradeResponses(logits, 'top-k', 2),
+    degradeResponses(logits, 'top-1'),
+  ]) {
     const back = joinReplies(splitReplies(r).map((x) => decodeReply(encodeReply(x))));
     assert.deepEqual(back, { ...r, probs: r.probs, logits: r.logits, topk: r.topk });
   }
@@ -20,7 +32,7 @@ test('a blob of the wrong size or version is refused, not misread', () => {
   assert.throws(() => decodeReply(v), /unknown format/);
 });
 
-test('keys hash each sample\'s exact bytes; the memory cache is per teacher identity', () => {
+test("keys hash each sample's exact bytes; the memory cache is per teacher identity", () => {
   const x = Float32Array.from([0.1, 0.2, 0.1, 0.2, 0.1, 0.2000001]);
   const [a, b, c] = sampleKeys(x, 3, 2);
   assert.equal(a, b);

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { degradeResponses, responsesFromLogits, concatResponses, TeacherResponseError } from '../../src-main/teachers/responses.ts';
+import {
+  degradeResponses,
+  responsesFromLogits,
+  concatResponses,
+  TeacherResponseError,
+} from '../../src-main/teachers/responses.ts';
 import { validateResponses } from '../../src-main/teachers/validate-responses.ts';
 import { QueryBudget, TeacherBudgetExceededError } from '../../src-main/teachers/query-budget.ts';
 import { toTeacherInput, checkInputFits } from '../../src-main/teachers/preprocess.ts';
@@ -26,7 +31,13 @@ test('replies are validated: row count, finiteness, probability range and sum, c
   assert.throws(() => validateResponses(ok, 2, 3), /2 classes, earlier replies had 3/);
   const nan = { ...ok, logits: Float32Array.from([0, NaN, 2, 3]) };
   assert.throws(() => validateResponses(nan, 2, 2), /non-finite logit/);
-  const badSum = { kind: 'probabilities' as const, count: 1, numClasses: 2, top1: Int32Array.from([0]), probs: Float32Array.from([0.7, 0.7]) };
+  const badSum = {
+    kind: 'probabilities' as const,
+    count: 1,
+    numClasses: 2,
+    top1: Int32Array.from([0]),
+    probs: Float32Array.from([0.7, 0.7]),
+  };
   assert.throws(() => validateResponses(badSum, 1, 2), /sum to 1.4/);
   const neg = { ...badSum, probs: Float32Array.from([1.2, -0.2]) };
   assert.throws(() => validateResponses(neg, 1, 2), /outside \[0, 1\]/);
@@ -56,10 +67,27 @@ test('the query budget is a hard limit, and released reservations return', () =>
 test('inputs are scaled, normalised and laid out as the teacher declares', () => {
   // Two pixels × two channels, NHWC: [p0c0, p0c1, p1c0, p1c1].
   const img = Float32Array.from([0, 1, 0.5, 0.25]);
-  const out = toTeacherInput(img, 1, { height: 1, width: 2, channels: 2 }, {
-    shape: [-1, 2, 1, 2], layout: 'NCHW', dtype: 'float32', scale: [0, 255], mean: [0, 100], std: [1, 2],
-  });
+  const out = toTeacherInput(
+    img,
+    1,
+    { height: 1, width: 2, channels: 2 },
+    {
+      shape: [-1, 2, 1, 2],
+      layout: 'NCHW',
+      dtype: 'float32',
+      scale: [0, 255],
+      mean: [0, 100],
+      std: [1, 2],
+    },
+  );
   // NCHW: channel 0 plane then channel 1 plane; channel 1 is (255x − 100) / 2.
   assert.deepEqual([...out], [0, 127.5, (255 - 100) / 2, (63.75 - 100) / 2]);
-  assert.throws(() => checkInputFits({ shape: [-1, 1, 28, 28], layout: 'NCHW', dtype: 'float32', scale: [0, 1] }, { height: 32, width: 32, channels: 3 }), /32×32×3 but the teacher expects 28×28×1/);
+  assert.throws(
+    () =>
+      checkInputFits(
+        { shape: [-1, 1, 28, 28], layout: 'NCHW', dtype: 'float32', scale: [0, 1] },
+        { height: 32, width: 32, channels: 3 },
+      ),
+    /32×32×3 but the teacher expects 28×28×1/,
+  );
 });

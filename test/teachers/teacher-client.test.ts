@@ -8,7 +8,12 @@ import { TeacherClient } from '../../src-main/teachers/teacher-client.ts';
 import { QueryBudget, TeacherBudgetExceededError } from '../../src-main/teachers/query-budget.ts';
 import { MemoryReplyCache, sampleKeys } from '../../src-main/teachers/reply-cache.ts';
 import { responsesFromLogits } from '../../src-main/teachers/responses.ts';
-import { TeacherServerError, TeacherCircuitOpenError, TeacherRateLimitedError, TeacherAuthError } from '../../src-main/teachers/errors.ts';
+import {
+  TeacherServerError,
+  TeacherCircuitOpenError,
+  TeacherRateLimitedError,
+  TeacherAuthError,
+} from '../../src-main/teachers/errors.ts';
 import { seededRandom } from '../../src-main/teacher-server/seeded-random.ts';
 import type { Teacher, TeacherInfo } from '../../src-main/teachers/teacher.ts';
 
@@ -18,7 +23,11 @@ const C = 3;
 /** A teacher over 2×2 single-channel images; class scores derived from the pixels. */
 class FakeTeacher implements Teacher {
   readonly info: TeacherInfo = {
-    id: 'fake:1:logits', protocol: 'fake', name: 'fake', responseKind: 'logits', numClasses: C,
+    id: 'fake:1:logits',
+    protocol: 'fake',
+    name: 'fake',
+    responseKind: 'logits',
+    numClasses: C,
     input: { shape: [-1, 1, 2, 2], layout: 'NCHW', dtype: 'float32', scale: [0, 1] },
   };
   inFlight = 0;
@@ -99,9 +108,18 @@ test('cached and repeated inputs spend nothing; replies come back in input order
 test('transient failures are retried; samples that may have been processed are charged exactly', async () => {
   const budget = new QueryBudget(1000);
   // Calls 2 and 3 fail with 500 (maybe processed: charged); call 5 with 429 (refused: not charged).
-  const t = new FakeTeacher(() => budget, (n) => (n === 2 || n === 3 ? new TeacherServerError(500, 'boom') : n === 5 ? new TeacherRateLimitedError(5) : undefined));
+  const t = new FakeTeacher(
+    () => budget,
+    (n) =>
+      n === 2 || n === 3 ? new TeacherServerError(500, 'boom') : n === 5 ? new TeacherRateLimitedError(5) : undefined,
+  );
   const retries: string[] = [];
-  const client = new TeacherClient(t, budget, { maxBatch: 10, concurrency: 1, onRetry: (r) => retries.push(r.error.name), ...fast });
+  const client = new TeacherClient(t, budget, {
+    maxBatch: 10,
+    concurrency: 1,
+    onRetry: (r) => retries.push(r.error.name),
+    ...fast,
+  });
   const r = await client.label(images(40), 40, PER);
   assert.equal(r.count, 40);
   assert.deepEqual(retries, ['TeacherServerError', 'TeacherServerError', 'TeacherRateLimitedError']);
@@ -112,7 +130,10 @@ test('transient failures are retried; samples that may have been processed are c
 test('the circuit opens after repeated failures; a resume re-sends nothing already answered', async () => {
   const budget = new QueryBudget(1000);
   let down = false;
-  const t = new FakeTeacher(() => budget, (n) => (down || n >= 4 ? ((down = true), new TeacherServerError(503, 'down')) : undefined));
+  const t = new FakeTeacher(
+    () => budget,
+    (n) => (down || n >= 4 ? ((down = true), new TeacherServerError(503, 'down')) : undefined),
+  );
   const cache = new MemoryReplyCache();
   const client = new TeacherClient(t, budget, { maxBatch: 10, concurrency: 1, circuitThreshold: 3, cache, ...fast });
   const x = images(60);
@@ -129,7 +150,10 @@ test('the circuit opens after repeated failures; a resume re-sends nothing alrea
 
 test('permanent errors are not retried', async () => {
   const budget = new QueryBudget(100);
-  const t = new FakeTeacher(() => budget, () => new TeacherAuthError(401, ''));
+  const t = new FakeTeacher(
+    () => budget,
+    () => new TeacherAuthError(401, ''),
+  );
   const client = new TeacherClient(t, budget, { ...fast });
   await assert.rejects(client.label(images(5), 5, PER), TeacherAuthError);
   assert.equal(t.calls, 1);

@@ -17,7 +17,13 @@ before(async () => {
 });
 after(() => model.close());
 
-const settings = (url: string, extra: Record<string, unknown> = {}) => ({ url, modelName: 'fashion-mnist-cnn', input: manifestInput(), timeoutMs: 5000, ...extra });
+const settings = (url: string, extra: Record<string, unknown> = {}) => ({
+  url,
+  modelName: 'fashion-mnist-cnn',
+  input: manifestInput(),
+  timeoutMs: 5000,
+  ...extra,
+});
 
 async function run(server: TeacherServer | { url: string }, extra: Record<string, unknown>) {
   const teacher = await openTeacher('tf-serving', settings(server.url, extra));
@@ -52,7 +58,11 @@ test('row and column forms agree; top-k and top-1 signatures are read', async ()
 });
 
 test('a bare NaN in the reply is parsed and then rejected clearly; the samples are charged', async () => {
-  const server = await startTeacherServer({ model, protocols: ['tf-serving'], faults: (n) => (n === 1 ? { nan: true } : undefined) });
+  const server = await startTeacherServer({
+    model,
+    protocols: ['tf-serving'],
+    faults: (n) => (n === 1 ? { nan: true } : undefined),
+  });
   try {
     const r = await run(server, { responseKind: 'logits' });
     assert.ok(r.reply instanceof TeacherResponseError);
@@ -68,7 +78,9 @@ test('multi-output rows ({probabilities, classes}) with Infinity, without metada
   const fx = await startFixtureServer((req) => {
     if (req.path.endsWith('/metadata')) return { status: 404, body: '{"error": "metadata disabled"}' };
     const { instances } = JSON.parse(req.body.toString()) as { instances: number[][][][] };
-    const rows = instances.map((_, i) => `{"probabilities": [${poison && i === 1 ? 'Infinity' : '0.25'}, 0.75], "classes": [0, 1]}`);
+    const rows = instances.map(
+      (_, i) => `{"probabilities": [${poison && i === 1 ? 'Infinity' : '0.25'}, 0.75], "classes": [0, 1]}`,
+    );
     return { body: `{"predictions": [${rows.join(', ')}]}` };
   });
   try {

@@ -11,7 +11,11 @@ import { openTeacher } from '../../src-main/teachers/index.ts';
 import { TeacherClient } from '../../src-main/teachers/teacher-client.ts';
 import { QueryBudget } from '../../src-main/teachers/query-budget.ts';
 import { softmaxRows } from '../../src-main/teachers/responses.ts';
-import { TeacherAuthError, TeacherMalformedReplyError, TeacherCircuitOpenError } from '../../src-main/teachers/errors.ts';
+import {
+  TeacherAuthError,
+  TeacherMalformedReplyError,
+  TeacherCircuitOpenError,
+} from '../../src-main/teachers/errors.ts';
 import { testImages, sharedModel, manifestInput, PER } from './fixtures/teacher-fixtures.ts';
 import { startFixtureServer, type FixtureServer } from './fixtures/fixture-server.ts';
 
@@ -41,19 +45,41 @@ async function labelWith(protocol: string, settings: Record<string, unknown>, co
 
 test('torchserve: JSON batches answered with top-3 label maps, behind a bearer token', async () => {
   const fx: FixtureServer = await startFixtureServer(async (req) => {
-    if (req.headers.authorization !== 'Bearer ts-key-3b8e1f') return { status: 401, body: '{"code": 401, "message": "Token Authorization failed"}' };
+    if (req.headers.authorization !== 'Bearer ts-key-3b8e1f')
+      return { status: 401, body: '{"code": 401, "message": "Token Authorization failed"}' };
     const rows = JSON.parse(req.body.toString()) as number[][];
     const probs = await probsOf(Float32Array.from(rows.flat()), rows.length);
-    return { body: JSON.stringify(rows.map((_, i) => Object.fromEntries(
-      Array.from(probs.subarray(i * 10, i * 10 + 10), (p, c) => [names[c], p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3),
-    ))) };
+    return {
+      body: JSON.stringify(
+        rows.map((_, i) =>
+          Object.fromEntries(
+            Array.from(probs.subarray(i * 10, i * 10 + 10), (p, c) => [names[c], p] as const)
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, 3),
+          ),
+        ),
+      ),
+    };
   });
   try {
-    const bad = await labelWith('torchserve', { url: fx.url, modelName: 'fmnist', input: manifestInput(), classNames: names, responseKind: 'top-k', auth: { scheme: 'bearer', token: 'ts-key-wrong0' } });
+    const bad = await labelWith('torchserve', {
+      url: fx.url,
+      modelName: 'fmnist',
+      input: manifestInput(),
+      classNames: names,
+      responseKind: 'top-k',
+      auth: { scheme: 'bearer', token: 'ts-key-wrong0' },
+    });
     assert.ok(bad.reply instanceof TeacherAuthError);
     assert.match(bad.reply.message, /Token Authorization failed/);
     assert.equal(bad.budget.spent, 0);
-    const ok = await labelWith('torchserve', { url: fx.url, modelName: 'fmnist', input: manifestInput(), classNames: names, auth: { scheme: 'bearer', token: 'ts-key-3b8e1f' } });
+    const ok = await labelWith('torchserve', {
+      url: fx.url,
+      modelName: 'fmnist',
+      input: manifestInput(),
+      classNames: names,
+      auth: { scheme: 'bearer', token: 'ts-key-3b8e1f' },
+    });
     const r = ok.reply as { kind: string; topk: { k: number }; top1: Int32Array };
     assert.equal(ok.teacher.info.responseKind, 'top-k', 'detected from the probe: 3 of 10 labels');
     assert.equal(r.topk.k, 3);
@@ -76,7 +102,11 @@ test('torchserve: raw PNG bodies, one image per request, full label maps read as
   });
   try {
     const input = { shape: [-1, 1, 28, 28], layout: 'NCHW', dtype: 'float32', scale: [0, 255] };
-    const r = await labelWith('torchserve', { url: fx.url, modelName: 'fmnist', body: 'raw', input, classNames: names, responseKind: 'probabilities' }, 10);
+    const r = await labelWith(
+      'torchserve',
+      { url: fx.url, modelName: 'fmnist', body: 'raw', input, classNames: names, responseKind: 'probabilities' },
+      10,
+    );
     const reply = r.reply as { kind: string; probs: Float32Array; top1: Int32Array };
     assert.equal(reply.kind, 'probabilities');
     assert.equal(fx.requests.length, 10, 'one request per image');
@@ -97,7 +127,11 @@ test('http-json: body template and reply path; truncated and malformed bodies ar
     const imgs = body.batch.images;
     if (mode === 'broken') return { body: '{"result": {"items": [{"probs": [0.1, 0.' };
     const probs = await probsOf(Float32Array.from(imgs.flat(3)), imgs.length);
-    return { body: JSON.stringify({ result: { items: imgs.map((_, i) => ({ probs: Array.from(probs.subarray(i * 10, i * 10 + 10)) })) } }) };
+    return {
+      body: JSON.stringify({
+        result: { items: imgs.map((_, i) => ({ probs: Array.from(probs.subarray(i * 10, i * 10 + 10)) })) },
+      }),
+    };
   });
   try {
     const settings = {

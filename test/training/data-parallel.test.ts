@@ -31,8 +31,14 @@ let targets: Float32Array;
 before(async () => {
   await initBackend({ force: 'wasm' });
   // Fashion-MNIST (Debian's full copy or the shipped demo subset): 600 to train on, 1,000 held out.
-  train = subset(loadDataset({ kind: 'idx', split: 'train' }), Array.from({ length: 600 }, (_, i) => i));
-  testSet = subset(loadDataset({ kind: 'idx', split: 'test' }), Array.from({ length: 1000 }, (_, i) => i));
+  train = subset(
+    loadDataset({ kind: 'idx', split: 'train' }),
+    Array.from({ length: 600 }, (_, i) => i),
+  );
+  testSet = subset(
+    loadDataset({ kind: 'idx', split: 'test' }),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   // Soft targets as kd-soft would give them: most mass on the true class, the rest spread.
   targets = new Float32Array(train.count * C);
   for (let i = 0; i < train.count; i++) {
@@ -45,14 +51,31 @@ const KD: LossSpec = kdKl({ temperature: 4 });
 
 type StepSpec = { loss: LossSpec; batchHook?: HookSpec };
 
-function setup(model: tf.LayersModel, workers: number | undefined, over: Partial<TrainSetup> = {}, spec: StepSpec = { loss: KD }): TrainSetup {
+function setup(
+  model: tf.LayersModel,
+  workers: number | undefined,
+  over: Partial<TrainSetup> = {},
+  spec: StepSpec = { loss: KD },
+): TrainSetup {
   return {
-    model, images: train.images, targets, count: train.count, dims, epochs: 1, batchSize: 64, learningRate: 2e-3,
-    augment: { shift: 0, flip: false }, rng: new Rng(11), ...spec, workers, ...over,
+    model,
+    images: train.images,
+    targets,
+    count: train.count,
+    dims,
+    epochs: 1,
+    batchSize: 64,
+    learningRate: 2e-3,
+    augment: { shift: 0, flip: false },
+    rng: new Rng(11),
+    ...spec,
+    workers,
+    ...over,
   };
 }
 
-const build = (key = 'lenet5-half', seed = 3) => getStudent(key).build({ inputShape: [28, 28, 1], numClasses: C, seed });
+const build = (key = 'lenet5-half', seed = 3) =>
+  getStudent(key).build({ inputShape: [28, 28, 1], numClasses: C, seed });
 
 function maxAbsDiff(a: tf.LayersModel, b: tf.LayersModel): number {
   const wb = b.getWeights().map((w) => w.dataSync());
@@ -61,7 +84,8 @@ function maxAbsDiff(a: tf.LayersModel, b: tf.LayersModel): number {
   return max;
 }
 
-const accuracy = async (m: tf.LayersModel) => agreement(await predictClasses(m, testSet.images, testSet.count, testSet), testSet.labels!);
+const accuracy = async (m: tf.LayersModel) =>
+  agreement(await predictClasses(m, testSet.images, testSet.count, testSet), testSet.labels!);
 
 test('2 workers train lenet5-half to the same weights as one thread (float summation order only)', async () => {
   const one = build();
@@ -76,7 +100,9 @@ test('2 workers train lenet5-half to the same weights as one thread (float summa
   // Adam moves each weight by at most ~lr = 2e-3 a step; reordered sums change the gradients in
   // their last bits, which after 20 steps is a few 1e-7 here.
   assert.ok(diff < 1e-5, `max |w1 − w2| = ${diff}`);
-  losses[0].forEach((l, i) => assert.ok(Math.abs(l - losses[1][i]) < 1e-5 * l, `epoch ${i + 1} loss ${l} vs ${losses[1][i]}`));
+  losses[0].forEach((l, i) =>
+    assert.ok(Math.abs(l - losses[1][i]) < 1e-5 * l, `epoch ${i + 1} loss ${l} vs ${losses[1][i]}`),
+  );
   one.dispose();
   two.dispose();
 });
@@ -90,7 +116,13 @@ test('a short training reaches the same held-out accuracy on 2 workers as on one
     // was a spec, the one-thread run here trained without MixUp (only the workers got it); with it
     // on both, over run seeds 1–4 one thread scored 59.5–63.4 % and 2 workers 62.9–66.5 % (seed 1,
     // this one: 59.5 and 66.5), so the bounds are those of seed-to-seed variation.
-    ['shift + MixUp', { augment: { shift: 1, flip: false } }, { loss: KD, batchHook: mixupHook({ p: 0.5 }) }, 0.55, 0.08],
+    [
+      'shift + MixUp',
+      { augment: { shift: 1, flip: false } },
+      { loss: KD, batchHook: mixupHook({ p: 0.5 }) },
+      0.55,
+      0.08,
+    ],
   ] as const) {
     const acc: number[] = [];
     for (const workers of [1, 2]) {
@@ -108,7 +140,11 @@ test('a short training reaches the same held-out accuracy on 2 workers as on one
 test('resume from an epoch-end snapshot ends exactly where the uninterrupted run ends (BatchNorm, augmentation, MixUp)', async () => {
   const n = 192;
   const over: Partial<TrainSetup> = {
-    count: n, images: train.images.subarray(0, n * 784), targets: targets.subarray(0, n * C), batchSize: 32, augment: { shift: 1, flip: true },
+    count: n,
+    images: train.images.subarray(0, n * 784),
+    targets: targets.subarray(0, n * C),
+    batchSize: 32,
+    augment: { shift: 1, flip: true },
   };
   const spec: StepSpec = { loss: KD, batchHook: mixupHook({ p: 0.5 }) };
   const straight = build('mobilenet-tiny');
@@ -117,13 +153,22 @@ test('resume from an epoch-end snapshot ends exactly where the uninterrupted run
 
   const first = build('mobilenet-tiny');
   let state: TrainState | undefined;
-  await trainStudent(setup(first, 2, { ...over, epochs: 1, onEpoch: async (e) => void (state = await e.snapshot()) }, spec));
+  await trainStudent(
+    setup(first, 2, { ...over, epochs: 1, onEpoch: async (e) => void (state = await e.snapshot()) }, spec),
+  );
   assert.equal(state?.epoch, 1);
   // As a checkpoint would: a freshly built model given the saved weights, a fresh RNG given the state.
   const resumed = build('mobilenet-tiny', 99);
   resumed.setWeights(first.getWeights());
   const rest: number[] = [];
-  const r = await trainStudent(setup(resumed, 2, { ...over, epochs: 3, rng: new Rng(12345), resume: state, onEpoch: (e) => void rest.push(e.loss) }, spec));
+  const r = await trainStudent(
+    setup(
+      resumed,
+      2,
+      { ...over, epochs: 3, rng: new Rng(12345), resume: state, onEpoch: (e) => void rest.push(e.loss) },
+      spec,
+    ),
+  );
   assert.equal(r.epochsRun, 3);
   assert.deepEqual(rest, curve.slice(1));
   assert.equal(maxAbsDiff(straight, resumed), 0);
@@ -146,7 +191,10 @@ test('a single-thread checkpoint resumes on 2 workers, and the other way round',
   const b = build();
   await trainStudent(setup(b, 2, { onEpoch: async (e) => void (parallelState = await e.snapshot()) }));
   // The same optimizer layout as a single-thread snapshot, so checkpoints are interchangeable.
-  assert.deepEqual(parallelState!.optimizer.map((w) => w.shape), state!.optimizer.map((w) => w.shape));
+  assert.deepEqual(
+    parallelState!.optimizer.map((w) => w.shape),
+    state!.optimizer.map((w) => w.shape),
+  );
   const c = build();
   c.setWeights(b.getWeights());
   const r = await trainStudent(setup(c, 1, { epochs: 2, resume: parallelState }));
@@ -158,12 +206,14 @@ test('a stop request mid-epoch ends training after the step in progress, with no
   const model = build();
   let steps = 0;
   let epochs = 0;
-  const r = await trainStudent(setup(model, 2, {
-    epochs: 3,
-    onStep: () => void steps++,
-    shouldStop: () => steps >= 3,
-    onEpoch: () => void epochs++,
-  }));
+  const r = await trainStudent(
+    setup(model, 2, {
+      epochs: 3,
+      onStep: () => void steps++,
+      shouldStop: () => steps >= 3,
+      onEpoch: () => void epochs++,
+    }),
+  );
   assert.equal(r.stopped, true);
   assert.equal(r.epochsRun, 0);
   assert.equal(epochs, 0);
@@ -174,32 +224,64 @@ test('a stop request mid-epoch ends training after the step in progress, with no
 
 // The timeout turns a failure handling that hangs (a lost error message, a barrier nobody aborts)
 // into a failed test rather than a stuck run.
-test('a worker that throws rejects the run at once, and the other workers do not hang', { timeout: 60_000 }, async () => {
-  const model = build();
-  const trainer = await createInstrumentedTrainer({
-    model, workers: 2, images: train.images, targets, count: train.count, dims, batchSize: 64, learningRate: 1e-3, loss: KD,
-    barrierTimeoutMs: 60_000,
-  }, { failAt: { worker: 1, step: 2 } });
-  const t0 = performance.now();
-  await assert.rejects(trainer.runSteps(5), /training worker 1 failed: injected failure at step 2/);
-  assert.ok(performance.now() - t0 < 10_000, 'the failure must not wait for a barrier timeout');
-  await assert.rejects(trainer.runSteps(1), /injected failure/);
-  await trainer.dispose();
+test(
+  'a worker that throws rejects the run at once, and the other workers do not hang',
+  { timeout: 60_000 },
+  async () => {
+    const model = build();
+    const trainer = await createInstrumentedTrainer(
+      {
+        model,
+        workers: 2,
+        images: train.images,
+        targets,
+        count: train.count,
+        dims,
+        batchSize: 64,
+        learningRate: 1e-3,
+        loss: KD,
+        barrierTimeoutMs: 60_000,
+      },
+      { failAt: { worker: 1, step: 2 } },
+    );
+    const t0 = performance.now();
+    await assert.rejects(trainer.runSteps(5), /training worker 1 failed: injected failure at step 2/);
+    assert.ok(performance.now() - t0 < 10_000, 'the failure must not wait for a barrier timeout');
+    await assert.rejects(trainer.runSteps(1), /injected failure/);
+    await trainer.dispose();
 
-  // A worker that cannot start (a backend that is not installed) fails creation with its reason.
-  await assert.rejects(
-    createDataParallelTrainer({
-      model, workers: 2, images: train.images, targets, count: train.count, dims, batchSize: 64, learningRate: 1e-3, loss: KD, backend: 'tfjs-node-gpu',
-    }),
-    /training worker \d failed: .*tfjs-node-gpu/,
-  );
-  model.dispose();
-});
+    // A worker that cannot start (a backend that is not installed) fails creation with its reason.
+    await assert.rejects(
+      createDataParallelTrainer({
+        model,
+        workers: 2,
+        images: train.images,
+        targets,
+        count: train.count,
+        dims,
+        batchSize: 64,
+        learningRate: 1e-3,
+        loss: KD,
+        backend: 'tfjs-node-gpu',
+      }),
+      /training worker \d failed: .*tfjs-node-gpu/,
+    );
+    model.dispose();
+  },
+);
 
 test('the step-level API reports throughput and keeps the replicas in step', async () => {
   const model = build();
   const trainer = await createDataParallelTrainer({
-    model, workers: 2, images: train.images, targets, count: train.count, dims, batchSize: 64, learningRate: 1e-3, loss: KD,
+    model,
+    workers: 2,
+    images: train.images,
+    targets,
+    count: train.count,
+    dims,
+    batchSize: 64,
+    learningRate: 1e-3,
+    loss: KD,
   });
   try {
     const r = await trainer.runSteps(12);
@@ -228,7 +310,10 @@ test('by default a student with too little arithmetic per parameter trains on on
     assert.match(notes[0], /one thread: at batch 64 this student does 128 FLOPs per parameter per step, under the 550/);
     assert.equal(trainingThreads(setup(mlp, undefined, { log, batchSize: 256 })), 1);
     // At batch 512 it does 1,024, and the workers are used.
-    assert.equal(trainingThreads(setup(mlp, undefined, { log, batchSize: 512 })), Math.min(os.availableParallelism(), 512));
+    assert.equal(
+      trainingThreads(setup(mlp, undefined, { log, batchSize: 512 })),
+      Math.min(os.availableParallelism(), 512),
+    );
     assert.equal(trainingThreads(setup(lenet, undefined, { log })), Math.min(os.availableParallelism(), 64));
     // An explicit count, from the recipe or the environment, is not second-guessed.
     assert.equal(trainingThreads(setup(mlp, 2, { log })), 2);
@@ -269,19 +354,45 @@ test('the thread count: setting, DISTILL_WORKERS, every core; one thread where w
   assert.equal(notes.length, 2);
   model.dispose();
 
-  const recipe = { version: 1, name: 'x', teacher: { protocol: 'onnx-local' }, data: { train: { kind: 'idx' }, n: 10 }, student: { key: 'mlp' }, method: { key: 'kd-soft' }, budget: { queries: 10 } };
+  const recipe = {
+    version: 1,
+    name: 'x',
+    teacher: { protocol: 'onnx-local' },
+    data: { train: { kind: 'idx' }, n: 10 },
+    student: { key: 'mlp' },
+    method: { key: 'kd-soft' },
+    budget: { queries: 10 },
+  };
   assert.equal(recipeSchema.parse({ ...recipe, training: { epochs: 1, workers: 2 } }).training.workers, 2);
   assert.equal(recipeSchema.parse({ ...recipe, training: { epochs: 1 } }).training.workers, undefined);
   assert.ok(!recipeSchema.safeParse({ ...recipe, training: { epochs: 1, workers: 0 } }).success);
 });
 
-test('independent replicas (bench:train\'s ceiling) exchange nothing: worker 0 trains on its own shard alone', async () => {
+test("independent replicas (bench:train's ceiling) exchange nothing: worker 0 trains on its own shard alone", async () => {
   const steps = 4;
-  const run = async (workers: number, independentReplicas: boolean, images: Float32Array, tgt: Float32Array, count: number, batchSize: number) => {
+  const run = async (
+    workers: number,
+    independentReplicas: boolean,
+    images: Float32Array,
+    tgt: Float32Array,
+    count: number,
+    batchSize: number,
+  ) => {
     const model = build();
-    const trainer = await createInstrumentedTrainer({
-      model, workers, images, targets: tgt, count, dims, batchSize, learningRate: 1e-3, loss: KD,
-    }, { independentReplicas });
+    const trainer = await createInstrumentedTrainer(
+      {
+        model,
+        workers,
+        images,
+        targets: tgt,
+        count,
+        dims,
+        batchSize,
+        learningRate: 1e-3,
+        loss: KD,
+      },
+      { independentReplicas },
+    );
     try {
       await trainer.runSteps(steps);
       return (await trainer.state()).weights;
@@ -302,7 +413,8 @@ test('independent replicas (bench:train\'s ceiling) exchange nothing: worker 0 t
   const independent = await run(2, true, train.images, targets, train.count, 64);
   const alone = await run(1, false, shardImages, shardTargets, rows.length, 32);
   const exchanged = await run(2, false, train.images, targets, train.count, 64);
-  const diff = (a: typeof alone, b: typeof alone) => Math.max(...a.map((w, i) => Math.max(...w.values.map((v, j) => Math.abs(v - b[i].values[j])))));
+  const diff = (a: typeof alone, b: typeof alone) =>
+    Math.max(...a.map((w, i) => Math.max(...w.values.map((v, j) => Math.abs(v - b[i].values[j])))));
   assert.ok(diff(independent, alone) < 1e-6, `independent worker 0 vs its shard alone: ${diff(independent, alone)}`);
   assert.ok(diff(exchanged, alone) > 1e-3, `the exchanged run should differ: ${diff(exchanged, alone)}`);
 });

@@ -11,12 +11,24 @@ test('classificationReport: confusion, per-class accuracy, calibration bins and 
   const logits = new Float32Array([2, 0, 1, 0, 0, 3, 5, 0]);
   const r = classificationReport(logits, new Int32Array([0, 1, 1, -1]), 4);
   assert.deepEqual([...r.predicted], [0, 0, 1, 0]);
-  assert.deepEqual(r.confusion, [[1, 0], [1, 1]]);
-  assert.deepEqual(r.perClass, [{ accuracy: 1, count: 1 }, { accuracy: 0.5, count: 2 }]);
+  assert.deepEqual(r.confusion, [
+    [1, 0],
+    [1, 1],
+  ]);
+  assert.deepEqual(r.perClass, [
+    { accuracy: 1, count: 1 },
+    { accuracy: 0.5, count: 2 },
+  ]);
   assert.equal(r.accuracy, 2 / 3);
   assert.equal(r.calibration.length, 10);
-  assert.deepEqual(r.calibration.map((b) => b.count), [0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
-  assert.deepEqual(r.calibration.map((b) => b.accuracy), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+  assert.deepEqual(
+    r.calibration.map((b) => b.count),
+    [0, 0, 0, 0, 0, 0, 0, 1, 1, 1],
+  );
+  assert.deepEqual(
+    r.calibration.map((b) => b.accuracy),
+    [0, 0, 0, 0, 0, 0, 0, 0, 1, 1],
+  );
   assert.ok(Math.abs(r.calibration[7].confidence - sigmoid(1)) < 1e-6);
   assert.ok(Math.abs(r.calibration[9].confidence - sigmoid(3)) < 1e-6);
   assert.equal(r.calibration[9].lo, 0.9);
@@ -29,5 +41,8 @@ test('classificationReport: no labelled image gives zeros, not NaN', () => {
   const r = classificationReport(new Float32Array([1, 0, 0, 1]), new Int32Array([-1, -1]), 2);
   assert.equal(r.accuracy, 0);
   assert.equal(r.ece, 0);
-  assert.deepEqual(r.perClass, [{ accuracy: 0, count: 0 }, { accuracy: 0, count: 0 }]);
+  assert.deepEqual(r.perClass, [
+    { accuracy: 0, count: 0 },
+    { accuracy: 0, count: 0 },
+  ]);
 });

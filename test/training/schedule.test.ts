@@ -23,7 +23,10 @@ let targets: Float32Array;
 
 before(async () => {
   await initBackend({ force: 'wasm' });
-  train = subset(loadDataset({ kind: 'idx', split: 'train' }), Array.from({ length: 256 }, (_, i) => i));
+  train = subset(
+    loadDataset({ kind: 'idx', split: 'train' }),
+    Array.from({ length: 256 }, (_, i) => i),
+  );
   targets = new Float32Array(train.count * C);
   for (let i = 0; i < train.count; i++) {
     for (let c = 0; c < C; c++) targets[i * C + c] = 0.02;
@@ -33,8 +36,20 @@ before(async () => {
 
 function setup(model: tf.LayersModel, workers: number, over: Partial<TrainSetup> = {}): TrainSetup {
   return {
-    model, images: train.images, targets, count: train.count, dims, epochs: 3, batchSize: 32, learningRate: 2e-3, schedule: 'cosine',
-    augment: { shift: 0, flip: false }, rng: new Rng(5), loss: KD, workers, ...over,
+    model,
+    images: train.images,
+    targets,
+    count: train.count,
+    dims,
+    epochs: 3,
+    batchSize: 32,
+    learningRate: 2e-3,
+    schedule: 'cosine',
+    augment: { shift: 0, flip: false },
+    rng: new Rng(5),
+    loss: KD,
+    workers,
+    ...over,
   };
 }
 
@@ -59,16 +74,28 @@ test('cosine goes from the base rate through half of it at mid-run to 0; constan
   // 4 epochs of 5 steps: step k of the run has progress k / 20.
   const all = [1, 2, 3, 4].flatMap((e) => epochLearningRates(1, 'cosine', e, 5, 4));
   assert.equal(all.length, 20);
-  all.forEach((lr, k) => assert.ok(Math.abs(lr - 0.5 * (1 + Math.cos((Math.PI * k) / 20))) < 1e-12, `step ${k}: ${lr}`));
+  all.forEach((lr, k) =>
+    assert.ok(Math.abs(lr - 0.5 * (1 + Math.cos((Math.PI * k) / 20))) < 1e-12, `step ${k}: ${lr}`),
+  );
   for (let k = 1; k < 20; k++) assert.ok(all[k] < all[k - 1]);
   assert.ok(all[19] > 0, 'the last step still moves the weights');
 });
 
 test('the recipe takes constant (the default) or cosine, and names the choices otherwise', () => {
-  const base = { version: 1, name: 'x', teacher: { protocol: 'onnx-local', model: 'm.onnx' }, data: { train: { kind: 'idx', dir: 'd', split: 'train' }, n: 10 },
-    student: { key: 'lenet5' }, method: { key: 'kd-soft' }, budget: { queries: 10 } };
+  const base = {
+    version: 1,
+    name: 'x',
+    teacher: { protocol: 'onnx-local', model: 'm.onnx' },
+    data: { train: { kind: 'idx', dir: 'd', split: 'train' }, n: 10 },
+    student: { key: 'lenet5' },
+    method: { key: 'kd-soft' },
+    budget: { queries: 10 },
+  };
   assert.equal(recipeSchema.parse({ ...base, training: { epochs: 1 } }).training.schedule, 'constant');
-  assert.equal(recipeSchema.parse({ ...base, training: { epochs: 1, schedule: 'cosine' } }).training.schedule, 'cosine');
+  assert.equal(
+    recipeSchema.parse({ ...base, training: { epochs: 1, schedule: 'cosine' } }).training.schedule,
+    'cosine',
+  );
   const bad = recipeSchema.safeParse({ ...base, training: { epochs: 1, schedule: 'linear' } });
   assert.equal(bad.success, false);
   assert.match(JSON.stringify(bad.error!.issues), /constant.*cosine/);
@@ -96,7 +123,9 @@ test('a run resumed from its first epoch continues the schedule of the whole run
     // The first part trains 1 epoch of a 3-epoch schedule, as a run stopped after epoch 1 would have.
     const first = build();
     let state: TrainState | undefined;
-    await trainStudent(setup(first, workers, { epochs: 1, scheduleEpochs: 3, onEpoch: async (e) => void (state = await e.snapshot()) }));
+    await trainStudent(
+      setup(first, workers, { epochs: 1, scheduleEpochs: 3, onEpoch: async (e) => void (state = await e.snapshot()) }),
+    );
     const resumed = build(99);
     resumed.setWeights(first.getWeights());
     await trainStudent(setup(resumed, workers, { rng: new Rng(777), resume: state }));

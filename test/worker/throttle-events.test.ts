@@ -8,18 +8,28 @@ const step = (s: number): RunEvent => ({ type: 'step', epoch: 1, epochs: 1, step
 test('step events collapse to at most one per interval, keeping the latest; others pass at once', async () => {
   const got: RunEvent[] = [];
   let t = 0;
-  const th = throttleEvents((e) => got.push(e), 250, () => t);
+  const th = throttleEvents(
+    (e) => got.push(e),
+    250,
+    () => t,
+  );
   th.push(step(1)); // first passes immediately
   t = 10;
   th.push(step(2));
   t = 20;
   th.push(step(3));
   th.push({ type: 'log', message: 'hello' }); // flushes the pending step first, then itself
-  assert.deepEqual(got.map((e) => (e.type === 'step' ? e.step : e.type)), [1, 3, 'log']);
+  assert.deepEqual(
+    got.map((e) => (e.type === 'step' ? e.step : e.type)),
+    [1, 3, 'log'],
+  );
   t = 30;
   for (let s = 4; s < 50; s++) th.push(step(s));
   th.flush();
-  assert.deepEqual(got.map((e) => (e.type === 'step' ? e.step : e.type)), [1, 3, 'log', 49]);
+  assert.deepEqual(
+    got.map((e) => (e.type === 'step' ? e.step : e.type)),
+    [1, 3, 'log', 49],
+  );
 });
 
 test('a pending step is delivered after the interval without further events', async () => {

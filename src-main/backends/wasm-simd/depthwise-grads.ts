@@ -15,8 +15,21 @@
 import { WASM_BASE64 } from './depthwise-grads.bytes.ts';
 
 type KernelFn = (
-  a: number, dy: number, out: number, N: number, H: number, W: number, C: number,
-  Ho: number, Wo: number, sh: number, sw: number, pt: number, pl: number, KH: number, KW: number,
+  a: number,
+  dy: number,
+  out: number,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  Ho: number,
+  Wo: number,
+  sh: number,
+  sw: number,
+  pt: number,
+  pl: number,
+  KH: number,
+  KW: number,
 ) => void;
 
 interface Kernels {
@@ -46,11 +59,18 @@ function load(): Kernels | null {
 
 /** A depthwise convolution with channel multiplier 1: input [N, H, W, C], filter [KH, KW, C], output [N, Ho, Wo, C]. */
 export interface DepthwiseShape {
-  N: number; H: number; W: number; C: number;
-  Ho: number; Wo: number;
-  strideH: number; strideW: number;
-  padTop: number; padLeft: number;
-  KH: number; KW: number;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  Ho: number;
+  Wo: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+  KH: number;
+  KW: number;
 }
 
 /** The most memory one call may use (inputs and output together). */
@@ -70,14 +90,22 @@ export function simdDepthwiseGradsFit(channels: number, multiplier: number, byte
 }
 
 /** Copies `a` and `dy` into the module, runs the kernel `pick` chooses, copies the result into `out`. */
-function call(pick: (k: Kernels) => KernelFn, a: Float32Array, dy: Float32Array, s: DepthwiseShape, out: Float32Array): void {
+function call(
+  pick: (k: Kernels) => KernelFn,
+  a: Float32Array,
+  dy: Float32Array,
+  s: DepthwiseShape,
+  out: Float32Array,
+): void {
   const k = load();
-  if (!k || s.C % 4 !== 0 || s.C <= 0) throw new Error('depthwise SIMD kernels: need WebAssembly SIMD and a channel count that is a multiple of 4');
+  if (!k || s.C % 4 !== 0 || s.C <= 0)
+    throw new Error('depthwise SIMD kernels: need WebAssembly SIMD and a channel count that is a multiple of 4');
   const aAt = 0;
   const dyAt = a.byteLength;
   const outAt = dyAt + dy.byteLength;
   const need = outAt + out.byteLength;
-  if (need > 2 ** 31) throw new Error(`depthwise SIMD kernels: ${need} bytes of input and output is more than the kernels address`);
+  if (need > 2 ** 31)
+    throw new Error(`depthwise SIMD kernels: ${need} bytes of input and output is more than the kernels address`);
   const have = k.memory.buffer.byteLength;
   if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
   const heap = new Float32Array(k.memory.buffer);
@@ -88,7 +116,10 @@ function call(pick: (k: Kernels) => KernelFn, a: Float32Array, dy: Float32Array,
 }
 
 function checkSizes(what: string, got: number[], want: number[]): void {
-  if (got.some((v, i) => v !== want[i])) throw new Error(`depthwise SIMD kernels: ${what} sizes ${got.join(', ')} do not match the shape (${want.join(', ')})`);
+  if (got.some((v, i) => v !== want[i]))
+    throw new Error(
+      `depthwise SIMD kernels: ${what} sizes ${got.join(', ')} do not match the shape (${want.join(', ')})`,
+    );
 }
 
 /**
@@ -96,7 +127,11 @@ function checkSizes(what: string, got: number[], want: number[]): void {
  * written into `out` ([KH, KW, C]). Call only when simdDepthwiseGradsFit(C, 1) holds.
  */
 export function depthwiseFilterGradSimd(x: Float32Array, dy: Float32Array, s: DepthwiseShape, out: Float32Array): void {
-  checkSizes('filter gradient', [x.length, dy.length, out.length], [s.N * s.H * s.W * s.C, s.N * s.Ho * s.Wo * s.C, s.KH * s.KW * s.C]);
+  checkSizes(
+    'filter gradient',
+    [x.length, dy.length, out.length],
+    [s.N * s.H * s.W * s.C, s.N * s.Ho * s.Wo * s.C, s.KH * s.KW * s.C],
+  );
   call((k) => k.filterGrad, x, dy, s, out);
 }
 
@@ -104,7 +139,16 @@ export function depthwiseFilterGradSimd(x: Float32Array, dy: Float32Array, s: De
  * dx[n, iy, ix, c] = Σ dy[n, oy, ox, c] · W[ky, kx, c] over iy = oy·sh − padTop + ky, ix = ox·sw − padLeft + kx,
  * written into `out` ([N, H, W, C]). Call only when simdDepthwiseGradsFit(C, 1) holds.
  */
-export function depthwiseInputGradSimd(filter: Float32Array, dy: Float32Array, s: DepthwiseShape, out: Float32Array): void {
-  checkSizes('input gradient', [filter.length, dy.length, out.length], [s.KH * s.KW * s.C, s.N * s.Ho * s.Wo * s.C, s.N * s.H * s.W * s.C]);
+export function depthwiseInputGradSimd(
+  filter: Float32Array,
+  dy: Float32Array,
+  s: DepthwiseShape,
+  out: Float32Array,
+): void {
+  checkSizes(
+    'input gradient',
+    [filter.length, dy.length, out.length],
+    [s.KH * s.KW * s.C, s.N * s.Ho * s.Wo * s.C, s.N * s.H * s.W * s.C],
+  );
   call((k) => k.inputGrad, filter, dy, s, out);
 }

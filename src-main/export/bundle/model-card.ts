@@ -35,7 +35,14 @@ export interface ModelCard {
   method: { key: string; targets: string };
   budget: { trainingQueries: number; queryBudget: number; evaluationQueries: number; costEstimate: number };
   data: { local: string; localImages: number; fingerprint: string; heldOut: string | null; heldOutImages: number };
-  run: { id: string; recipe: string; engineVersion: string; accuracy: number | null; fidelityToTeacher: number | null; teacherAccuracy: number | null };
+  run: {
+    id: string;
+    recipe: string;
+    engineVersion: string;
+    accuracy: number | null;
+    fidelityToTeacher: number | null;
+    teacherAccuracy: number | null;
+  };
   evaluation: { source: string; heldOut: boolean; images: number; studentAccuracy: number | null };
   calibration: { source: string; images: number; matchesRunFingerprint: boolean } | null;
   precisions: PrecisionCard[];
@@ -62,12 +69,40 @@ export function buildModelCard(c: CardInputs): ModelCard {
     schemaVersion: MODEL_CARD_VERSION,
     createdAt: new Date().toISOString(),
     student: { key: s.student.key, params: s.student.params, flops: s.student.flops, input: c.inputDescription },
-    teacher: { id: s.teacher.id, name: s.teacher.name, protocol: s.teacher.protocol, responseKind: s.teacher.responseKind },
+    teacher: {
+      id: s.teacher.id,
+      name: s.teacher.name,
+      protocol: s.teacher.protocol,
+      responseKind: s.teacher.responseKind,
+    },
     method: { key: s.method.key, targets: s.method.targets },
-    budget: { trainingQueries: s.queries, queryBudget: s.budget, evaluationQueries: s.evaluationQueries, costEstimate: s.costEstimate },
-    data: { local: s.data.train, localImages: s.data.n, fingerprint: s.data.fingerprint, heldOut: s.data.test ?? null, heldOutImages: s.data.testCount },
-    run: { id: s.runId, recipe: s.recipe, engineVersion: s.engineVersion, accuracy: num(s.accuracy), fidelityToTeacher: num(s.fidelity), teacherAccuracy: num(s.teacherAccuracy) },
-    evaluation: { source: c.evaluation.source, heldOut: c.evaluation.heldOut, images: c.evaluation.images, studentAccuracy: num(c.evaluation.studentAccuracy) },
+    budget: {
+      trainingQueries: s.queries,
+      queryBudget: s.budget,
+      evaluationQueries: s.evaluationQueries,
+      costEstimate: s.costEstimate,
+    },
+    data: {
+      local: s.data.train,
+      localImages: s.data.n,
+      fingerprint: s.data.fingerprint,
+      heldOut: s.data.test ?? null,
+      heldOutImages: s.data.testCount,
+    },
+    run: {
+      id: s.runId,
+      recipe: s.recipe,
+      engineVersion: s.engineVersion,
+      accuracy: num(s.accuracy),
+      fidelityToTeacher: num(s.fidelity),
+      teacherAccuracy: num(s.teacherAccuracy),
+    },
+    evaluation: {
+      source: c.evaluation.source,
+      heldOut: c.evaluation.heldOut,
+      images: c.evaluation.images,
+      studentAccuracy: num(c.evaluation.studentAccuracy),
+    },
     calibration: c.calibration,
     precisions: c.reports.map((r) => ({
       precision: r.precision,
@@ -79,7 +114,9 @@ export function buildModelCard(c: CardInputs): ModelCard {
       accuracy: num(r.accuracy),
       accuracyDropVsFp32Student: num(r.accuracyDrop),
       latency: c.latency.get(r.precision) ?? null,
-      ...(r.optimized ? { integerKernels: r.optimized.integerKernels, floatComputeLeft: r.optimized.floatCompute } : {}),
+      ...(r.optimized
+        ? { integerKernels: r.optimized.integerKernels, floatComputeLeft: r.optimized.floatCompute }
+        : {}),
     })),
     latencyMethod: c.latencyMethod,
     environment: c.environment,
@@ -92,7 +129,9 @@ const kb = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;
 export function renderModelCardMarkdown(card: ModelCard): string {
   const rows = card.precisions.map((p) => {
     const l = p.latency;
-    const lat = l ? `${l.p50Ms.toFixed(3)} / ${l.p95Ms.toFixed(3)} | ${l.throughput.toFixed(0)}` : 'not measured | not measured';
+    const lat = l
+      ? `${l.p50Ms.toFixed(3)} / ${l.p95Ms.toFixed(3)} | ${l.throughput.toFixed(0)}`
+      : 'not measured | not measured';
     const drop = p.accuracyDropVsFp32Student === null ? 'n/a' : `${(p.accuracyDropVsFp32Student * 100).toFixed(2)} pt`;
     return `| ${p.precision} | \`${p.file}\` | ${kb(p.sizeBytes)} | ${pct(p.accuracy)} | ${drop} | ${pct(p.fidelityVsFp32Student)} | ${p.maxAbsDiffVsFp32Student.toExponential(2)} | ${lat} |`;
   });
@@ -131,8 +170,16 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     '',
     `Latency: ${card.latencyMethod}`,
     '',
-    ...(card.calibration ? [`int8 calibration: ${card.calibration.source}${card.calibration.matchesRunFingerprint ? ' (fingerprint matches the run)' : ' (WARNING: these are not the run\'s local images; the data changed since the run)'}.`] : []),
-    ...(int8 ? [`int8 kernels ONNX Runtime runs after QDQ fusion: ${int8.integerKernels!.join(', ')}${int8.floatComputeLeft!.length ? `; still float: ${int8.floatComputeLeft!.join(', ')}` : '; no float compute left'}.`] : []),
+    ...(card.calibration
+      ? [
+          `int8 calibration: ${card.calibration.source}${card.calibration.matchesRunFingerprint ? ' (fingerprint matches the run)' : " (WARNING: these are not the run's local images; the data changed since the run)"}.`,
+        ]
+      : []),
+    ...(int8
+      ? [
+          `int8 kernels ONNX Runtime runs after QDQ fusion: ${int8.integerKernels!.join(', ')}${int8.floatComputeLeft!.length ? `; still float: ${int8.floatComputeLeft!.join(', ')}` : '; no float compute left'}.`,
+        ]
+      : []),
     '',
     `Measured with onnxruntime ${card.environment.onnxruntime}, Node ${card.environment.node}, ${card.environment.cpu} (${card.environment.platform}).`,
     '',

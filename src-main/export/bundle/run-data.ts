@@ -43,7 +43,13 @@ export function loadRunData(run: LocatedRun, opts: RunDataOptions): RunData {
   const local = sampleFewShot(fullTrain, { n: recipe.data.n, seed: rng.fork(), balanced: recipe.data.balanced }).set;
   const matchesRunFingerprint = fingerprintImageSet(local) === summary.data.fingerprint;
   const calCount = Math.min(opts.calibrationImages ?? 300, local.count);
-  const calibration = { images: local.images, count: calCount, dims: dims(local), source: `${calCount} of the run's ${local.count} local images (${trainSource.label})`, matchesRunFingerprint };
+  const calibration = {
+    images: local.images,
+    count: calCount,
+    dims: dims(local),
+    source: `${calCount} of the run's ${local.count} local images (${trainSource.label})`,
+    matchesRunFingerprint,
+  };
 
   let evalSet: ImageSet;
   let heldOut = true;
@@ -59,12 +65,27 @@ export function loadRunData(run: LocatedRun, opts: RunDataOptions): RunData {
     source = `the run's local images (${trainSource.label}); the recipe has no held-out set`;
   }
   const limit = opts.evaluationLimit ?? recipe.data.testLimit;
-  if (limit && evalSet.count > limit) evalSet = subset(evalSet, Array.from({ length: limit }, (_, i) => i));
-  const classNames = recipe.teacher.classNames ?? manifestClassNames(recipe.teacher.model, opts.baseDir) ?? evalSet.classNames ?? fullTrain.classNames
-    ?? Array.from({ length: summary.teacher.numClasses }, (_, i) => `class ${i}`);
+  if (limit && evalSet.count > limit)
+    evalSet = subset(
+      evalSet,
+      Array.from({ length: limit }, (_, i) => i),
+    );
+  const classNames =
+    recipe.teacher.classNames ??
+    manifestClassNames(recipe.teacher.model, opts.baseDir) ??
+    evalSet.classNames ??
+    fullTrain.classNames ??
+    Array.from({ length: summary.teacher.numClasses }, (_, i) => `class ${i}`);
   return {
     calibration,
-    evaluation: { images: evalSet.images, count: evalSet.count, dims: dims(evalSet), labels: heldOut ? evalSet.labels : undefined, source, heldOut },
+    evaluation: {
+      images: evalSet.images,
+      count: evalSet.count,
+      dims: dims(evalSet),
+      labels: heldOut ? evalSet.labels : undefined,
+      source,
+      heldOut,
+    },
     classNames,
   };
 }

@@ -39,7 +39,11 @@ export interface BundleSignature {
   models: { precision: Precision; file: string; bytes: number }[];
 }
 
-export function buildSignature(artifacts: PrecisionArtifact[], dims: { height: number; width: number; channels: number }, classNames: string[]): BundleSignature {
+export function buildSignature(
+  artifacts: PrecisionArtifact[],
+  dims: { height: number; width: number; channels: number },
+  classNames: string[],
+): BundleSignature {
   const a = artifacts[0];
   return {
     schemaVersion: SIGNATURE_VERSION,
@@ -57,6 +61,10 @@ export function buildSignature(artifacts: PrecisionArtifact[], dims: { height: n
     },
     output: { name: a.outputName, shape: ['N', classNames.length], kind: 'logits', postprocess: 'softmax' },
     classNames,
-    models: artifacts.map((x) => ({ precision: x.precision, file: PRECISION_FILES[x.precision], bytes: x.bytes.length })),
+    models: artifacts.map((x) => ({
+      precision: x.precision,
+      file: PRECISION_FILES[x.precision],
+      bytes: x.bytes.length,
+    })),
   };
 }

@@ -55,15 +55,26 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   const inputLayout = opts.inputLayout ?? run.recipe.export.inputLayout;
   const model = await loadModel(run.studentDir);
   try {
-    const data = loadRunData(run, { baseDir: opts.baseDir ?? process.cwd(), calibrationImages: opts.calibrationImages, evaluationLimit: opts.evaluationLimit });
-    if (!data.calibration.matchesRunFingerprint) log('warning: the local images no longer match the run\'s fingerprint; calibrating on them anyway');
+    const data = loadRunData(run, {
+      baseDir: opts.baseDir ?? process.cwd(),
+      calibrationImages: opts.calibrationImages,
+      evaluationLimit: opts.evaluationLimit,
+    });
+    if (!data.calibration.matchesRunFingerprint)
+      log("warning: the local images no longer match the run's fingerprint; calibrating on them anyway");
     log(`exporting ${precisions.join(', ')} (opset ${opts.opset ?? run.recipe.export.opset}, ${inputLayout})`);
     const artifacts = await exportPrecisions(model, {
       precisions,
       opset: opts.opset ?? run.recipe.export.opset,
       inputLayout,
       calibration: precisions.includes('int8') ? data.calibration : undefined,
-      metadata: { runId: run.runId, recipe: run.summary.recipe, method: run.summary.method.key, teacher: run.summary.teacher.id, student: run.summary.student.key },
+      metadata: {
+        runId: run.runId,
+        recipe: run.summary.recipe,
+        method: run.summary.method.key,
+        teacher: run.summary.teacher.id,
+        student: run.summary.student.key,
+      },
     });
     const ref = await studentReference(model, data.evaluation);
     const reports: PrecisionReport[] = [];
@@ -71,7 +82,9 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
     for (const a of artifacts) {
       const r = await verifyPrecision(a, data.evaluation, ref);
       reports.push(r);
-      log(`${a.precision}: ${r.sizeBytes} bytes, max |diff| ${r.maxAbsDiff.toExponential(2)}, fidelity ${(r.fidelity * 100).toFixed(2)}%`);
+      log(
+        `${a.precision}: ${r.sizeBytes} bytes, max |diff| ${r.maxAbsDiff.toExponential(2)}, fidelity ${(r.fidelity * 100).toFixed(2)}%`,
+      );
       if (opts.latency !== false) {
         const numeric = a.inputShape.slice(1).map(Number);
         latency.set(a.precision, await measureOrtLatency(a.bytes, numeric, opts.latency ?? {}));
@@ -93,15 +106,29 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
       run,
       reports,
       latency,
-      evaluation: { source: data.evaluation.source, heldOut: data.evaluation.heldOut, images: data.evaluation.count, studentAccuracy: ref.accuracy },
+      evaluation: {
+        source: data.evaluation.source,
+        heldOut: data.evaluation.heldOut,
+        images: data.evaluation.count,
+        studentAccuracy: ref.accuracy,
+      },
       calibration: precisions.includes('int8')
-        ? { source: data.calibration.source, images: data.calibration.count, matchesRunFingerprint: data.calibration.matchesRunFingerprint }
+        ? {
+            source: data.calibration.source,
+            images: data.calibration.count,
+            matchesRunFingerprint: data.calibration.matchesRunFingerprint,
+          }
         : null,
       inputDescription: `${height}×${width}×${channels} (${signature.input.layout} ${signature.input.shape.join('×')}), float32 in [0, 1]`,
       latencyMethod: lat
         ? `ONNX Runtime CPU, ${lat.threads} intra-op thread(s), batch 1: p50/p95 of ${lat.runs} runs after ${lat.warmup} warm-up; throughput: ${lat.batch}-image batches`
         : 'not measured',
-      environment: { onnxruntime: ort.env.versions.common ?? 'unknown', node: process.versions.node, cpu: os.cpus()[0]?.model ?? 'unknown', platform: `${process.platform}-${process.arch}` },
+      environment: {
+        onnxruntime: ort.env.versions.common ?? 'unknown',
+        node: process.versions.node,
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        platform: `${process.platform}-${process.arch}`,
+      },
     });
     put('model-card.json', JSON.stringify(card, null, 2) + '\n');
     put('model-card.md', renderModelCardMarkdown(card));

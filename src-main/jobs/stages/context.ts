@@ -64,7 +64,10 @@ export interface RunContext {
   stopRequested(): 'pause' | 'cancel' | null;
 }
 
-export function createRunContext(opts: JobOptions, run: { runId: string; projectId: number; recipe: Recipe; preflight?: PlannedQueries }): RunContext {
+export function createRunContext(
+  opts: JobOptions,
+  run: { runId: string; projectId: number; recipe: Recipe; preflight?: PlannedQueries },
+): RunContext {
   const { store } = opts;
   const { runId, projectId, recipe } = run;
   const runDir = path.join(opts.home, 'runs', runId);
@@ -87,10 +90,24 @@ export function createRunContext(opts: JobOptions, run: { runId: string; project
     record: {
       backend: (backend) => store.updateRun(runId, { backend }),
       teacher: (info) =>
-        store.updateRun(runId, { teacherId: store.teacherId(projectId, { identity: info.id, protocol: info.protocol, name: info.name, settings: recipe.teacher }) }),
+        store.updateRun(runId, {
+          teacherId: store.teacherId(projectId, {
+            identity: info.id,
+            protocol: info.protocol,
+            name: info.name,
+            settings: recipe.teacher,
+          }),
+        }),
       dataset: (source, fingerprint, local) =>
         store.updateRun(runId, {
-          datasetId: store.datasetId(projectId, { source, fingerprint, count: local.count, height: local.height, width: local.width, channels: local.channels }),
+          datasetId: store.datasetId(projectId, {
+            source,
+            fingerprint,
+            count: local.count,
+            height: local.height,
+            width: local.width,
+            channels: local.channels,
+          }),
         }),
     },
     shouldStop: () => {
@@ -115,6 +132,7 @@ export function clientOptions(ctx: RunContext, purpose: ReplyPurpose): TeacherCl
     retries: t.retries,
     circuitThreshold: t.circuitThreshold,
     cache: ctx.store.replyCache(ctx.runId, purpose),
-    onRetry: (r) => ctx.emit({ type: 'log', message: `teacher: ${r.error.message}; retrying in ${Math.round(r.delayMs)} ms` }),
+    onRetry: (r) =>
+      ctx.emit({ type: 'log', message: `teacher: ${r.error.message}; retrying in ${Math.round(r.delayMs)} ms` }),
   };
 }

@@ -19,7 +19,11 @@ export interface HeldOut {
 export async function labelHeldOut(ctx: RunContext, p: Prepared): Promise<HeldOut> {
   const { test } = p.data;
   if (!test || !ctx.recipe.budget.evaluationQueries) return { evaluationQueries: 0, teacherAccuracy: NaN };
-  ctx.emit({ type: 'phase', phase: 'evaluate-teacher', message: `asking the teacher about ${test.count} held-out images (evaluation only)` });
+  ctx.emit({
+    type: 'phase',
+    phase: 'evaluate-teacher',
+    message: `asking the teacher about ${test.count} held-out images (evaluation only)`,
+  });
   const evalClient = new TeacherClient(p.teacher, new QueryBudget(Infinity), clientOptions(ctx, 'eval'));
   const replies = await evalClient.label(test.images, test.count, test.height * test.width * test.channels);
   const teacherTest = replies.top1;

@@ -69,7 +69,10 @@ export async function prepare(ctx: PrepareContext): Promise<Prepared> {
   let model: tf.LayersModel | undefined;
   try {
     const info = teacher.info;
-    emit({ type: 'log', message: `teacher ${info.name} (${info.protocol}): ${info.numClasses} classes, replies ${info.responseKind}` });
+    emit({
+      type: 'log',
+      message: `teacher ${info.name} (${info.protocol}): ${info.numClasses} classes, replies ${info.responseKind}`,
+    });
     ctx.record?.teacher(info);
     const rng = new Rng(recipe.seed);
     const data = loadLocalData(recipe, info.input, rng, emit, ctx.record);
@@ -78,7 +81,10 @@ export async function prepare(ctx: PrepareContext): Promise<Prepared> {
     const method = getMethod(recipe.method.key);
     const planned = planQueries(recipe, data.local.count, info.responseKind, ctx.preflight);
     const { plan } = planned;
-    emit({ type: 'log', message: `plan: ${plan.items.map((i) => `${i.queries} to ${i.purpose}`).join(', ')} = ${plan.total} of ${recipe.budget.queries} queries${plan.notes.length ? '. ' + plan.notes.join(' ') : ''}` });
+    emit({
+      type: 'log',
+      message: `plan: ${plan.items.map((i) => `${i.queries} to ${i.purpose}`).join(', ')} = ${plan.total} of ${recipe.budget.queries} queries${plan.notes.length ? '. ' + plan.notes.join(' ') : ''}`,
+    });
     checkPlanFits(planned, recipe.budget.queries);
     const release = async () => {
       student.model.dispose();
@@ -96,7 +102,12 @@ export async function prepare(ctx: PrepareContext): Promise<Prepared> {
  * The method's query plan for the recipe. A plan already made for the same inputs (startRun's
  * preflight, before the teacher said what it replies) is reused, so a run plans once.
  */
-export function planQueries(recipe: Recipe, localCount: number, responseKind: ResponseKind, known?: PlannedQueries): PlannedQueries {
+export function planQueries(
+  recipe: Recipe,
+  localCount: number,
+  responseKind: ResponseKind,
+  known?: PlannedQueries,
+): PlannedQueries {
   const inputs: PlanContext = { kwargs: recipe.method.kwargs, localCount, responseKind, budget: recipe.budget.queries };
   if (known && isDeepStrictEqual(known.inputs, inputs)) return { inputs, plan: known.plan };
   return { inputs, plan: getMethod(recipe.method.key).plan(inputs) };
@@ -104,11 +115,19 @@ export function planQueries(recipe: Recipe, localCount: number, responseKind: Re
 
 export function checkPlanFits(planned: PlannedQueries, budget: number): void {
   if (planned.plan.total > budget) {
-    throw new PlanOverBudgetError(`the plan needs ${planned.plan.total} queries but the budget is ${budget}: raise budget.queries or lower data.n`);
+    throw new PlanOverBudgetError(
+      `the plan needs ${planned.plan.total} queries but the budget is ${budget}: raise budget.queries or lower data.n`,
+    );
   }
 }
 
-function loadLocalData(recipe: Recipe, input: TeacherInputSpec, rng: Rng, emit: (e: RunEvent) => void, record?: RunContext['record']): LocalData {
+function loadLocalData(
+  recipe: Recipe,
+  input: TeacherInputSpec,
+  rng: Rng,
+  emit: (e: RunEvent) => void,
+  record?: RunContext['record'],
+): LocalData {
   const { data } = recipe;
   const trainSource = resolveSource(data.train, '/');
   const fullTrain = loadDataset(trainSource.spec);
@@ -124,22 +143,38 @@ function loadLocalData(recipe: Recipe, input: TeacherInputSpec, rng: Rng, emit: 
     testSource = src.label;
     checkInputFits(input, test);
     if (data.testLimit && test.count > data.testLimit) {
-      test = subset(test, Array.from({ length: data.testLimit }, (_, i) => i));
+      test = subset(
+        test,
+        Array.from({ length: data.testLimit }, (_, i) => i),
+      );
     }
   }
-  emit({ type: 'log', message: `local data: ${local.count} images from ${trainSource.label}; held-out: ${test ? `${test.count} images from ${testSource}` : 'none'}` });
+  emit({
+    type: 'log',
+    message: `local data: ${local.count} images from ${trainSource.label}; held-out: ${test ? `${test.count} images from ${testSource}` : 'none'}`,
+  });
   return { trainSource, local, fingerprint, test, testSource };
 }
 
 function buildStudent(recipe: Recipe, info: TeacherInfo, rng: Rng, emit: (e: RunEvent) => void): Prepared['student'] {
   const spec = getStudent(recipe.student.key);
   const dims = specImageDims(info.input);
-  const model = spec.build({ inputShape: [dims.height, dims.width, dims.channels], numClasses: info.numClasses, seed: rng.fork() });
+  const model = spec.build({
+    inputShape: [dims.height, dims.width, dims.channels],
+    numClasses: info.numClasses,
+    seed: rng.fork(),
+  });
   try {
     const stats = describeStudent(model);
-    emit({ type: 'log', message: `student ${spec.key}: ${stats.params.toLocaleString('en-US')} params, ${(stats.flops / 1e6).toFixed(2)} MFLOPs per image` });
+    emit({
+      type: 'log',
+      message: `student ${spec.key}: ${stats.params.toLocaleString('en-US')} params, ${(stats.flops / 1e6).toFixed(2)} MFLOPs per image`,
+    });
     const t = recipe.training;
-    emit({ type: 'log', message: `training: ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}, batch ${t.batchSize}, Adam at ${t.learningRate}${t.schedule === 'cosine' ? ' with a cosine schedule down to 0' : ', constant'}` });
+    emit({
+      type: 'log',
+      message: `training: ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}, batch ${t.batchSize}, Adam at ${t.learningRate}${t.schedule === 'cosine' ? ' with a cosine schedule down to 0' : ', constant'}`,
+    });
     return { spec, model, stats };
   } catch (err) {
     model.dispose();
@@ -149,5 +184,9 @@ function buildStudent(recipe: Recipe, info: TeacherInfo, rng: Rng, emit: (e: Run
 
 function teacherSettings(recipe: Recipe): Record<string, unknown> {
   const t = recipe.teacher;
-  return { ...t, model: t.model ? resolveRecipePath(t.model, '/') : undefined, input: t.input as TeacherInputSpec | undefined };
+  return {
+    ...t,
+    model: t.model ? resolveRecipePath(t.model, '/') : undefined,
+    input: t.input as TeacherInputSpec | undefined,
+  };
 }

@@ -40,7 +40,12 @@ export async function restoreCheckpoint(ctx: RunContext, model: tf.LayersModel):
   return resume;
 }
 
-export async function train(ctx: RunContext, p: Prepared, held: HeldOut, resume: TrainState | undefined): Promise<Trained> {
+export async function train(
+  ctx: RunContext,
+  p: Prepared,
+  held: HeldOut,
+  resume: TrainState | undefined,
+): Promise<Trained> {
   const { store, runId, recipe } = ctx;
   // What earlier sessions spent: the running counter (which includes charged failures) or the
   // replies this run inserted into the cache, whichever is larger — the cache row is committed
@@ -53,7 +58,13 @@ export async function train(ctx: RunContext, p: Prepared, held: HeldOut, resume:
   const client = new TeacherClient(p.teacher, budget, clientOptions(ctx, 'train'));
   const queriesSoFar = () => spentBefore + budget.spent;
   const epochs: EpochMetrics[] = store.metrics(runId).map((m) => ({
-    epoch: m.epoch, loss: m.loss, accuracy: m.accuracy ?? NaN, fidelity: m.fidelity ?? NaN, seconds: m.seconds, samplesPerSecond: p.data.local.count / m.seconds, queries: m.queries,
+    epoch: m.epoch,
+    loss: m.loss,
+    accuracy: m.accuracy ?? NaN,
+    fidelity: m.fidelity ?? NaN,
+    seconds: m.seconds,
+    samplesPerSecond: p.data.local.count / m.seconds,
+    queries: m.queries,
   }));
   const progress = progressEvents(ctx, p.student.spec.key, (resume?.epoch ?? 0) + 1);
   const result = await p.method.run({
@@ -90,7 +101,15 @@ async function scoreEpoch(p: Prepared, held: HeldOut, e: EpochEnd, queries: numb
     if (test.labels) accuracy = agreement(pred, test.labels);
     if (held.teacherTest) fidelity = agreement(pred, held.teacherTest);
   }
-  return { epoch: e.epoch, loss: e.loss, accuracy, fidelity, seconds: e.seconds, samplesPerSecond: e.samples / e.seconds, queries };
+  return {
+    epoch: e.epoch,
+    loss: e.loss,
+    accuracy,
+    fidelity,
+    seconds: e.seconds,
+    samplesPerSecond: e.samples / e.seconds,
+    queries,
+  };
 }
 
 async function checkpointEpoch(ctx: RunContext, model: tf.LayersModel, e: EpochEnd, m: EpochMetrics): Promise<void> {
@@ -99,8 +118,24 @@ async function checkpointEpoch(ctx: RunContext, model: tf.LayersModel, e: EpochE
   const written = await writeCheckpoint(ctx.checkpointDir, e.epoch, model, await e.snapshot(), lastGood);
   // Metrics and checkpoint land together: a resume never sees one without the other.
   store.write(() => {
-    store.addCheckpoint(runId, { epoch: e.epoch, path: written.path, score: Number.isNaN(m.fidelity) ? -m.loss : m.fidelity, bytes: written.bytes });
-    store.recordEpoch(runId, { epoch: m.epoch, loss: m.loss, accuracy: m.accuracy, fidelity: m.fidelity, seconds: m.seconds, queries: m.queries }, m.queries);
+    store.addCheckpoint(runId, {
+      epoch: e.epoch,
+      path: written.path,
+      score: Number.isNaN(m.fidelity) ? -m.loss : m.fidelity,
+      bytes: written.bytes,
+    });
+    store.recordEpoch(
+      runId,
+      {
+        epoch: m.epoch,
+        loss: m.loss,
+        accuracy: m.accuracy,
+        fidelity: m.fidelity,
+        seconds: m.seconds,
+        queries: m.queries,
+      },
+      m.queries,
+    );
   });
   pruneCheckpoints(store, runId, ctx.checkpointDir, { keepLast: ctx.opts.keepCheckpoints ?? 2 });
 }
@@ -125,19 +160,35 @@ function progressEvents(ctx: RunContext, studentKey: string, firstEpoch: number)
         labelStart = performance.now();
         ctx.emit({ type: 'phase', phase: 'label', message: `labelling ${p.total} images with the teacher` });
       }
-      ctx.emit({ type: 'label-progress', ...p, etaSeconds: eta((performance.now() - labelStart) / 1000, p.done / p.total) });
+      ctx.emit({
+        type: 'label-progress',
+        ...p,
+        etaSeconds: eta((performance.now() - labelStart) / 1000, p.done / p.total),
+      });
     },
     step: (s: { epoch: number; step: number; steps: number }) => {
       if (!trainStart) {
         trainStart = performance.now();
-        ctx.emit({ type: 'phase', phase: 'train', message: `training ${studentKey}, epochs ${s.epoch}–${totalEpochs}` });
+        ctx.emit({
+          type: 'phase',
+          phase: 'train',
+          message: `training ${studentKey}, epochs ${s.epoch}–${totalEpochs}`,
+        });
       }
       const now = performance.now();
       if (now - lastStepEmit < 250) return;
       lastStepEmit = now;
       const frac = (s.epoch - firstEpoch + s.step / s.steps) / (totalEpochs - firstEpoch + 1);
-      ctx.emit({ type: 'step', epoch: s.epoch, epochs: totalEpochs, step: s.step, steps: s.steps, etaSeconds: eta((now - trainStart) / 1000, frac) });
+      ctx.emit({
+        type: 'step',
+        epoch: s.epoch,
+        epochs: totalEpochs,
+        step: s.step,
+        steps: s.steps,
+        etaSeconds: eta((now - trainStart) / 1000, frac),
+      });
     },
-    etaAfterEpoch: (epoch: number) => eta((performance.now() - trainStart) / 1000, (epoch - firstEpoch + 1) / (totalEpochs - firstEpoch + 1)),
+    etaAfterEpoch: (epoch: number) =>
+      eta((performance.now() - trainStart) / 1000, (epoch - firstEpoch + 1) / (totalEpochs - firstEpoch + 1)),
   };
 }

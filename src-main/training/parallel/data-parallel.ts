@@ -125,10 +125,15 @@ export class DataParallelTrainer {
   private onStep?: (step: number) => void;
   private nextStep = 0;
 
-  private constructor(private readonly opts: DataParallelOptions, private readonly entry: WorkerEntry) {
+  private constructor(
+    private readonly opts: DataParallelOptions,
+    private readonly entry: WorkerEntry,
+  ) {
     const { workers, count, batchSize } = opts;
-    if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be a positive integer, got ${workers}`);
-    if (!Number.isInteger(batchSize) || batchSize < workers) throw new Error(`batch size ${batchSize} is smaller than the ${workers} workers`);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new Error(`workers must be a positive integer, got ${workers}`);
+    if (!Number.isInteger(batchSize) || batchSize < workers)
+      throw new Error(`batch size ${batchSize} is smaller than the ${workers} workers`);
     if (count < 1) throw new Error('no training rows');
     this.workers = workers;
     this.stepsPerEpoch = Math.ceil(count / batchSize);
@@ -160,8 +165,14 @@ export class DataParallelTrainer {
       new Float32Array(sab).set(a);
       return sab;
     };
-    const trainable = o.model.trainableWeights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
-    const nonTrainable = o.model.nonTrainableWeights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+    const trainable = o.model.trainableWeights.reduce(
+      (n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1),
+      0,
+    );
+    const nonTrainable = o.model.nonTrainableWeights.reduce(
+      (n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1),
+      0,
+    );
     const slotSize = Math.max(trainable, nonTrainable, 1);
     const shared = {
       images: toShared(o.images.subarray(0, o.count * o.dims.height * o.dims.width * o.dims.channels)),
@@ -170,7 +181,9 @@ export class DataParallelTrainer {
       control: this.control.buffer as SharedArrayBuffer,
       slots: new SharedArrayBuffer(4 * 2 * this.workers * slotSize),
     };
-    const weights = o.model.getWeights().map((t) => ({ shape: t.shape, values: Float32Array.from(t.dataSync() as Float32Array) }));
+    const weights = o.model
+      .getWeights()
+      .map((t) => ({ shape: t.shape, values: Float32Array.from(t.dataSync() as Float32Array) }));
     const topology = o.model.toJSON(null, false) as object;
     const modules = specModules(o.loss, o.batchHook);
     for (let i = 0; i < this.workers; i++) {
@@ -187,9 +200,24 @@ export class DataParallelTrainer {
     await Promise.all(
       this.threads.map((w, index) => {
         const m: InitMessage = {
-          type: 'init', index, workers: this.workers, backend, topology, weights, optimizer: o.optimizer,
-          learningRate: o.learningRate, modules, loss: o.loss, batchHook: o.batchHook, augment: o.augment ?? { shift: 0, flip: false },
-          dims: o.dims, count: o.count, batchSize: o.batchSize, slotSize, barrierTimeoutMs: o.barrierTimeoutMs ?? 600_000, shared,
+          type: 'init',
+          index,
+          workers: this.workers,
+          backend,
+          topology,
+          weights,
+          optimizer: o.optimizer,
+          learningRate: o.learningRate,
+          modules,
+          loss: o.loss,
+          batchHook: o.batchHook,
+          augment: o.augment ?? { shift: 0, flip: false },
+          dims: o.dims,
+          count: o.count,
+          batchSize: o.batchSize,
+          slotSize,
+          barrierTimeoutMs: o.barrierTimeoutMs ?? 600_000,
+          shared,
         };
         const reply = this.expect(index);
         w.postMessage(m);
@@ -251,8 +279,13 @@ export class DataParallelTrainer {
       const replies = await Promise.all(
         this.threads.map((w, index) => {
           const m: RunMessage = {
-            type: 'run', firstStep: r.firstStep, steps: r.steps, seed: r.seeds?.[index] ?? index,
-            progress: Boolean(r.onStep), returnState: Boolean(r.returnState), learningRates: r.learningRates,
+            type: 'run',
+            firstStep: r.firstStep,
+            steps: r.steps,
+            seed: r.seeds?.[index] ?? index,
+            progress: Boolean(r.onStep),
+            returnState: Boolean(r.returnState),
+            learningRates: r.learningRates,
           };
           const reply = this.expect(index);
           w.postMessage(m);
@@ -281,7 +314,12 @@ export class DataParallelTrainer {
   async runSteps(n: number): Promise<{ samples: number; seconds: number; samplesPerSecond: number; loss: number }> {
     const r = await this.run({ firstStep: this.nextStep, steps: n });
     this.nextStep += r.stepsRun;
-    return { samples: r.samples, seconds: r.seconds, samplesPerSecond: r.samples / r.seconds, loss: r.lossSum / r.samples };
+    return {
+      samples: r.samples,
+      seconds: r.seconds,
+      samplesPerSecond: r.samples / r.seconds,
+      loss: r.lossSum / r.samples,
+    };
   }
 
   step(): Promise<{ samples: number; seconds: number; samplesPerSecond: number; loss: number }> {

@@ -72,7 +72,9 @@ function post(m: FromWorker): void {
 async function setup(m: InitMessage): Promise<Replica> {
   await initBackend({ force: m.backend });
   await loadSpecModules(m.modules);
-  const model = await tf.models.modelFromJSON({ modelTopology: m.topology } as Parameters<typeof tf.models.modelFromJSON>[0]);
+  const model = await tf.models.modelFromJSON({ modelTopology: m.topology } as Parameters<
+    typeof tf.models.modelFromJSON
+  >[0]);
   const shapes = model.getWeights().map((w) => w.shape.join('x'));
   if (shapes.length !== m.weights.length || shapes.some((s, i) => s !== m.weights[i].shape.join('x'))) {
     throw new Error(`the rebuilt model's weights (${shapes.join(', ')}) do not match the ones sent`);
@@ -87,7 +89,11 @@ async function setup(m: InitMessage): Promise<Replica> {
   const C = m.count ? new Float32Array(m.shared.targets).length / m.count : 0;
   const rows = Math.ceil(m.batchSize / m.workers);
   const source = {
-    images: new Float32Array(m.shared.images), targets: new Float32Array(m.shared.targets), dims: m.dims, C, augment: m.augment,
+    images: new Float32Array(m.shared.images),
+    targets: new Float32Array(m.shared.targets),
+    dims: m.dims,
+    C,
+    augment: m.augment,
     hook: m.batchHook && resolveHook(m.batchHook, { per, C }),
   };
   return {
@@ -225,8 +231,12 @@ function averageNonTrainable(r: Replica): void {
   }
 }
 
-async function state(r: Replica): Promise<{ weights: WeightValues[]; optimizer: Awaited<ReturnType<typeof readOptimizerState>> }> {
-  const weights = r.model.getWeights().map((t) => ({ shape: t.shape, values: Float32Array.from(t.dataSync() as Float32Array) }));
+async function state(
+  r: Replica,
+): Promise<{ weights: WeightValues[]; optimizer: Awaited<ReturnType<typeof readOptimizerState>> }> {
+  const weights = r.model
+    .getWeights()
+    .map((t) => ({ shape: t.shape, values: Float32Array.from(t.dataSync() as Float32Array) }));
   return { weights, optimizer: await readOptimizerState(r.optimizer) };
 }
 
@@ -250,7 +260,11 @@ export function serve(opts: ReplicaOptions): void {
     try {
       if (m.type === 'init') {
         replica = await setup(m);
-        post({ type: 'ready', trainable: replica.model.trainableWeights.length, nonTrainable: replica.model.nonTrainableWeights.length });
+        post({
+          type: 'ready',
+          trainable: replica.model.trainableWeights.length,
+          nonTrainable: replica.model.nonTrainableWeights.length,
+        });
       } else if (m.type === 'run') {
         if (!replica) throw new Error('run before init');
         const done = runSteps(replica, m, opts);

@@ -30,7 +30,8 @@ export const MIN_FLOPS_PER_PARAM_STEP = 550;
  */
 export function resolveWorkers(requested?: number): number {
   if (requested !== undefined) {
-    if (!Number.isInteger(requested) || requested < 1) throw new Error(`workers must be a positive integer, got ${requested}`);
+    if (!Number.isInteger(requested) || requested < 1)
+      throw new Error(`workers must be a positive integer, got ${requested}`);
     return requested;
   }
   const env = process.env[WORKERS_ENV_VAR]?.trim();

@@ -23,7 +23,10 @@ export interface TestingWorkerData {
   independent: boolean;
 }
 
-export function createInstrumentedTrainer(opts: DataParallelOptions, inst: Instrumentation): Promise<DataParallelTrainer> {
+export function createInstrumentedTrainer(
+  opts: DataParallelOptions,
+  inst: Instrumentation,
+): Promise<DataParallelTrainer> {
   return DataParallelTrainer.create(opts, {
     name: 'testing-worker',
     data: (index): TestingWorkerData => ({
